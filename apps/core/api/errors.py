@@ -1,0 +1,76 @@
+"""One error envelope for the whole API: {"error": {"code", "message", "field", "details"}}."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ErrorCode(str, enum.Enum):
+    VALIDATION_ERROR = "validation_error"
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    THROTTLED = "rate_limited"
+    CONFLICT = "conflict"
+    TENANT_SUSPENDED = "tenant_suspended"
+    SERVER_ERROR = "server_error"
+
+
+_CODES: dict[type[exceptions.APIException], ErrorCode] = {
+    exceptions.ValidationError: ErrorCode.VALIDATION_ERROR,
+    exceptions.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
+    exceptions.AuthenticationFailed: ErrorCode.AUTHENTICATION_FAILED,
+    exceptions.PermissionDenied: ErrorCode.PERMISSION_DENIED,
+    exceptions.NotFound: ErrorCode.NOT_FOUND,
+    exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    exceptions.Throttled: ErrorCode.THROTTLED,
+}
+
+
+def error_body(code: ErrorCode | str, message: str, field: str | None = None,
+               details: Any = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code.value if isinstance(code, ErrorCode) else code,
+            "message": message,
+            "field": field,
+            "details": details,
+        }
+    }
+
+
+def error_response(code: ErrorCode, message: str, status_code: int) -> JsonResponse:
+    """For code outside DRF views (middleware) that must still speak the API's envelope."""
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    code = next(
+        (value for cls, value in _CODES.items() if isinstance(exc, cls)), ErrorCode.SERVER_ERROR
+    )
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        field = None
+        message = "The request has invalid fields."
+        if isinstance(detail, dict) and detail:
+            field = next(iter(detail))
+            first = detail[field]
+            message = str(first[0] if isinstance(first, list) and first else first)
+        response.data = error_body(code, message, field=field, details=detail)
+    else:
+        message = str(getattr(exc, "detail", exc))
+        if response.status_code == status.HTTP_403_FORBIDDEN and code is ErrorCode.SERVER_ERROR:
+            code = ErrorCode.PERMISSION_DENIED
+        response.data = error_body(code, message)
+    return response

@@ -1,0 +1,21 @@
+"""Building absolute URLs across hosts (public host <-> organisation subdomains)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def host_url(host: str, path: str = "/", request: HttpRequest | None = None) -> str:
+    """URL on `host`, keeping the scheme and port the visitor is using (e.g. :8000 in dev)."""
+    scheme = settings.KESTREL_URL_SCHEME
+    port = f":{settings.KESTREL_URL_PORT}" if settings.KESTREL_URL_PORT else ""
+    if request is not None:
+        scheme = request.scheme
+        request_host = request.get_host()
+        port = ":" + request_host.rsplit(":", 1)[1] if ":" in request_host else ""
+    return f"{scheme}://{host}{port}{path}"
+
+
+def tenant_host(slug: str) -> str:
+    return f"{slug}.{settings.KESTREL_BASE_DOMAIN}"

@@ -1,0 +1,114 @@
+"""Settings shared by every environment; concerns live in their own modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from .celery import *  # noqa: F403
+from .drf import *  # noqa: F403
+from .env import BASE_DOMAIN, DATABASE_URL, DJANGO_DEBUG, REDIS_URL
+from .logging import *  # noqa: F403
+from .security import *  # noqa: F403
+from .tenancy import *  # noqa: F403
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+DEBUG = DJANGO_DEBUG
+KESTREL_BASE_DOMAIN = BASE_DOMAIN
+# How links to other hosts (e.g. a new organisation's subdomain) are written outside a request.
+KESTREL_URL_SCHEME = "https"
+KESTREL_URL_PORT = ""
+
+MIDDLEWARE = [
+    # Chooses the tenant (and its schema) from the Host before anything else touches the database.
+    "tenants.middleware.TenantRoutingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "apps.core.middleware.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.core.context_processors.kestrel",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+# Anonymous object permissions are not used; every CRM record belongs to a signed-in user.
+ANONYMOUS_USER_NAME = None
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "core:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+
+def database_config(url: str) -> dict[str, object]:
+    config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+    # Schema switching needs the tenant-aware backend on every connection.
+    config["ENGINE"] = "django_tenants.postgresql_backend"
+    config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+def redis_caches(url: str) -> dict[str, dict[str, object]]:
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            # Every key is prefixed with the current schema: tenants never read each other's.
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        },
+        # Platform-wide keys that belong to no tenant (e.g. the routing generation).
+        "platform": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "platform",
+        },
+    }
+
+
+DATABASES = {"default": database_config(DATABASE_URL)} if DATABASE_URL else {}
+CACHES = redis_caches(REDIS_URL) if REDIS_URL else {}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = BASE_DIR / "media"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "Kestrel CRM <no-reply@kestrel.invalid>"

@@ -1,0 +1,45 @@
+"""The one place that reads the process environment.
+
+Every setting that depends on the deployment comes from here, under the names fixed by the
+product brief, so a misspelt variable is caught by one test instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+
+# The fixed interface between a deployment and the code; the chart, the compose file and the
+# dev launcher are tested against this tuple.
+ENV_VARS: tuple[str, ...] = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "BASE_DOMAIN",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_DEBUG",
+    "DJANGO_SETTINGS_MODULE",
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in _TRUE
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_str("REDIS_URL")
+BASE_DOMAIN = env_str("BASE_DOMAIN", "localhost").lower() or "localhost"
+DJANGO_SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+DJANGO_DEBUG = env_bool("DJANGO_DEBUG", default=False)

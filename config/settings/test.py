@@ -1,0 +1,14 @@
+"""Tests: the same real PostgreSQL and Redis as development, faster hashing, no network."""
+
+from __future__ import annotations
+
+from .development import *  # noqa: F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+TENANT_WARM_POOL_SIZE = 2
+# Tasks run in-process through their real code path unless a test starts a real worker.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+TENANT_WARM_POOL_REFILL_ON_PROVISION = False

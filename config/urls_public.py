@@ -1,0 +1,12 @@
+"""URLs of the base domain: the public site and the operator console."""
+
+from django.urls import include, path
+
+from apps.core.web import views as core_views
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("console/", include("tenants.console.urls")),
+    path("", include("public_site.urls")),
+]

@@ -1,0 +1,110 @@
+"""The settings that tenant isolation depends on. A typo in any of these would silently
+weaken isolation, so each is pinned here."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+def test_tenant_middleware_runs_first() -> None:
+    assert settings.MIDDLEWARE[0] == "tenants.middleware.TenantRoutingMiddleware"
+
+
+def test_database_uses_tenant_backend_and_router() -> None:
+    assert settings.DATABASES["default"]["ENGINE"] == "django_tenants.postgresql_backend"
+    assert settings.DATABASE_ROUTERS == ["django_tenants.routers.TenantSyncRouter"]
+
+
+def test_cache_keys_go_through_tenant_key_function() -> None:
+    default = settings.CACHES["default"]
+    assert default["KEY_FUNCTION"] == "django_tenants.cache.make_key"
+    assert default["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+
+
+def test_session_and_csrf_cookies_are_host_only() -> None:
+    assert settings.SESSION_COOKIE_DOMAIN is None
+    assert settings.CSRF_COOKIE_DOMAIN is None
+    assert settings.SESSION_COOKIE_HTTPONLY is True
+
+
+def test_users_auth_and_guardian_live_in_each_tenant_schema() -> None:
+    for app in ("django.contrib.auth", "guardian", "apps.accounts"):
+        assert app in settings.TENANT_APPS
+    # Operators have their own user table in the public schema.
+    assert "apps.accounts" in settings.SHARED_APPS
+    assert "guardian" not in settings.SHARED_APPS
+    assert settings.INSTALLED_APPS.index("tenants") < settings.INSTALLED_APPS.index("django_tenants")
+
+
+def test_cloning_and_single_search_path_settings() -> None:
+    assert settings.TENANT_CREATION_FAKES_MIGRATIONS is True
+    assert settings.TENANT_BASE_SCHEMA == "tenant_template"
+    assert settings.TENANT_LIMIT_SET_CALLS is True
+
+
+def test_allowed_hosts_are_the_base_domain_and_its_subdomains_only() -> None:
+    from config.settings import security
+
+    # (the test runner appends "testserver" to the live setting, so read the module)
+    assert security.ALLOWED_HOSTS == ["localhost", ".localhost"]
+
+
+def test_strict_content_security_policy() -> None:
+    policy = settings.CONTENT_SECURITY_POLICY
+    assert "default-src 'self'" in policy
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+
+
+def test_celery_acks_late_and_reads_redis() -> None:
+    assert settings.CELERY_TASK_ACKS_LATE is True
+    assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+    assert "tenants-warm-pool-refill" in settings.CELERY_BEAT_SCHEDULE
+
+
+def _fresh_settings_module(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]):  # type: ignore[no-untyped-def]
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for module in [m for m in sys.modules if m.startswith("config.settings")]:
+        monkeypatch.delitem(sys.modules, module)
+    return importlib.import_module(name)
+
+
+def test_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _fresh_settings_module("config.settings.production", monkeypatch, {
+        "DATABASE_URL": "postgresql://u@db.internal:5432/crm",
+        "REDIS_URL": "redis://cache.internal:6379/0",
+        "BASE_DOMAIN": "Kestrel.Example",
+        "DJANGO_SECRET_KEY": "from-the-environment",
+        "DJANGO_DEBUG": "false",
+    })
+    assert module.DATABASES["default"]["HOST"] == "db.internal"
+    assert module.CACHES["default"]["LOCATION"] == "redis://cache.internal:6379/0"
+    assert module.CELERY_BROKER_URL == "redis://cache.internal:6379/0"
+    assert module.ALLOWED_HOSTS == ["kestrel.example", ".kestrel.example"]
+    assert module.SECRET_KEY == "from-the-environment"
+    assert module.DEBUG is False
+    assert module.SESSION_COOKIE_SECURE is True
+
+
+def test_production_refuses_to_start_without_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
+        _fresh_settings_module("config.settings.production", monkeypatch, {
+            "DATABASE_URL": "postgresql://u@db/crm", "REDIS_URL": "redis://r:6379/0",
+        })
+
+
+def test_env_var_names_are_the_fixed_interface() -> None:
+    from config.settings.env import ENV_VARS
+
+    assert set(ENV_VARS) == {
+        "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN", "DJANGO_SECRET_KEY", "DJANGO_DEBUG",
+        "DJANGO_SETTINGS_MODULE",
+    }

@@ -1,0 +1,69 @@
+"""Shared fixtures. The test database is migrated once per run (public + template); each
+organisation a test needs is cloned from the template, never migrated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from tenants.models import Tenant
+from tests.factories import TenantSpec, ensure_tenant
+
+ALPHA = TenantSpec(slug="alpha", name="Alpha Ltd", owner_email="owner@alpha.test")
+BETA = TenantSpec(slug="beta", name="Beta GmbH", owner_email="owner@beta.test")
+PASSWORD = "a-long-test-password"
+
+
+@pytest.fixture(scope="session")
+def tenant_a(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Tenant:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        return ensure_tenant(ALPHA, password=PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def tenant_b(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Tenant:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        return ensure_tenant(BETA, password=PASSWORD)
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_between_tests() -> Iterator[None]:
+    # A test that forgets to leave a tenant's schema must not leak it into the next test.
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def in_tenant_a(db: None, tenant_a: Tenant) -> Iterator[Tenant]:
+    with schema_context(tenant_a.schema_name):
+        yield tenant_a
+
+
+@pytest.fixture
+def public_client() -> Client:
+    return Client(HTTP_HOST="localhost")
+
+
+def tenant_client(tenant: Tenant) -> Client:
+    return Client(HTTP_HOST=f"{tenant.slug}.localhost")
+
+
+@pytest.fixture
+def client_a(tenant_a: Tenant) -> Client:
+    return tenant_client(tenant_a)
+
+
+@pytest.fixture
+def client_b(tenant_b: Tenant) -> Client:
+    return tenant_client(tenant_b)
+
+
+@pytest.fixture
+def owner_client_a(db: None, tenant_a: Tenant) -> Client:
+    client = tenant_client(tenant_a)
+    assert client.login(email=ALPHA.owner_email, password=PASSWORD)
+    return client
