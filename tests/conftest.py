@@ -52,6 +52,13 @@ def tenant_client(tenant: Tenant) -> Client:
     return Client(HTTP_HOST=f"{tenant.slug}.localhost")
 
 
+def login(client: Client, tenant: Tenant, email: str, password: str = PASSWORD) -> Client:
+    """Sign `client` in as `email` of `tenant`: the session is stored in that tenant's schema."""
+    with schema_context(tenant.schema_name):
+        assert client.login(email=email, password=password), f"cannot sign in as {email}"
+    return client
+
+
 @pytest.fixture
 def client_a(tenant_a: Tenant) -> Client:
     return tenant_client(tenant_a)
@@ -64,6 +71,4 @@ def client_b(tenant_b: Tenant) -> Client:
 
 @pytest.fixture
 def owner_client_a(db: None, tenant_a: Tenant) -> Client:
-    client = tenant_client(tenant_a)
-    assert client.login(email=ALPHA.owner_email, password=PASSWORD)
-    return client
+    return login(tenant_client(tenant_a), tenant_a, ALPHA.owner_email)

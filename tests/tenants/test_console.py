@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from apps.accounts.models import User
+from tenants import schemas
+from tenants.models import AuditEvent, Tenant, TenantStatus
+from tenants.provisioning import tenant_provision
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator() -> Client:
+    call_command("create_operator", email="ops@kestrel.test", password="operator-password-1")
+    client = Client(HTTP_HOST="localhost")
+    assert client.login(email="ops@kestrel.test", password="operator-password-1")
+    return client
+
+
+def test_console_requires_staff(tenant_a: Tenant) -> None:
+    anonymous = Client(HTTP_HOST="localhost").get("/console/")
+    assert anonymous.status_code == 302 and "/console/login/" in anonymous["Location"]
+    User.objects.create_user(email="user@kestrel.test", password="plain-user-password")
+    client = Client(HTTP_HOST="localhost")
+    assert client.login(email="user@kestrel.test", password="plain-user-password")
+    assert client.get("/console/").status_code == 403
+
+
+def test_console_is_not_served_on_tenant_hosts(operator: Client, tenant_a: Tenant) -> None:
+    assert Client(HTTP_HOST="alpha.localhost").get("/console/").status_code == 404
+
+
+def test_console_login_page(tenant_a: Tenant) -> None:
+    client = Client(HTTP_HOST="localhost")
+    assert b"Operator sign in" in client.get("/console/login/").content
+    response = client.post("/console/login/", {"username": "ops@x.test", "password": "nope"})
+    assert b"Please enter a correct" in response.content
+
+
+def test_list_shows_tenants_with_counts_and_search(operator: Client, tenant_a: Tenant,
+                                                  tenant_b: Tenant) -> None:
+    page = operator.get("/console/")
+    body = page.content.decode()
+    assert "Alpha Ltd" in body and "Beta GmbH" in body
+    assert page.context["rows"][0][1].users >= 1
+    filtered = operator.get("/console/?q=beta").content.decode()
+    assert "Beta GmbH" in filtered and "Alpha Ltd" not in filtered
+    empty = operator.get("/console/?q=zzz-nothing").content.decode()
+    assert "No organisations match" in empty
+
+
+def test_create_from_console(operator: Client) -> None:
+    response = operator.post("/console/tenants/new/", {
+        "name": "Hooli", "slug": "hooli", "owner_email": "gavin@hooli.test", "plan": "team",
+        "owner_password": "",
+    }, follow=True)
+    assert response.status_code == 200
+    assert b"Created Hooli" in response.content
+    tenant = Tenant.objects.get(slug="hooli")
+    assert tenant.plan == "team"
+    assert AuditEvent.objects.get(action="tenant.created", tenant_slug="hooli").actor == (
+        "ops@kestrel.test"
+    )
+    bad = operator.post("/console/tenants/new/", {
+        "name": "Hooli", "slug": "hooli", "owner_email": "x@x.test", "plan": "team",
+    })
+    assert b"already taken" in bad.content
+
+
+def test_suspend_resume_are_audited(operator: Client) -> None:
+    tenant_provision(slug="suspendme", name="Suspend Me", owner_email="s@s.test",
+                     use_pool=False)
+    operator.post("/console/tenants/suspendme/suspend/", {"reason": "unpaid"})
+    assert Tenant.objects.get(slug="suspendme").status == TenantStatus.SUSPENDED
+    assert Client(HTTP_HOST="suspendme.localhost").get("/").status_code == 403
+    operator.post("/console/tenants/suspendme/resume/")
+    assert Tenant.objects.get(slug="suspendme").status == TenantStatus.ACTIVE
+    actions = list(AuditEvent.objects.filter(tenant_slug="suspendme").values_list(
+        "action", "detail"))
+    assert ("tenant.suspended", {"reason": "unpaid"}) in actions
+    assert ("tenant.resumed", {}) in [(a, d) for a, d in actions]
+    detail = operator.get("/console/tenants/suspendme/").content.decode()
+    assert "tenant.suspended" in detail and "reason=unpaid" in detail
+
+
+def test_delete_needs_typed_confirmation(operator: Client) -> None:
+    tenant_provision(slug="deleteme", name="Delete Me", owner_email="d@d.test", use_pool=False)
+    assert b"cannot be undone" in operator.get("/console/tenants/deleteme/delete/").content
+    wrong = operator.post("/console/tenants/deleteme/delete/", {"confirmation": "delete-me"})
+    assert b"exactly to confirm" in wrong.content
+    assert schemas.exists("t_deleteme")
+    done = operator.post("/console/tenants/deleteme/delete/", {"confirmation": "deleteme"})
+    assert done.status_code == 302
+    assert not Tenant.objects.filter(slug="deleteme").exists()
+    assert not schemas.exists("t_deleteme")
+    assert AuditEvent.objects.filter(action="tenant.deleted", tenant_slug="deleteme").exists()
+    assert Client(HTTP_HOST="deleteme.localhost").get("/").status_code == 404
+    assert b"tenant.deleted" in operator.get("/console/audit/").content
+
+
+def test_console_actions_require_post(operator: Client, tenant_a: Tenant) -> None:
+    assert operator.get("/console/tenants/alpha/suspend/").status_code == 405
+    assert Tenant.objects.get(slug="alpha").status == TenantStatus.ACTIVE
