@@ -69,7 +69,12 @@ class TenantRoutingMiddleware:
         connection.set_tenant(tenant)
         request.urlconf = self.tenant_urlconf
         set_urlconf(self.tenant_urlconf)
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            # Whatever runs next on this thread (another request, a signal, a test) starts
+            # from the public schema, never from this tenant's. No SQL is issued here.
+            connection.set_schema_to_public()
 
     def _unknown_host(self, request: HttpRequest, *, status: int) -> HttpResponse:
         request.urlconf = self.public_urlconf

@@ -24,6 +24,10 @@ if not DATABASE_URL or not REDIS_URL:
         CACHES = redis_caches(_redis_url)
         CELERY_BROKER_URL = _redis_url
 
+# Serve straight from the source folders; no collectstatic needed while developing.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+
 STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

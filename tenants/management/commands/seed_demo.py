@@ -1,0 +1,68 @@
+"""Make the demo organisation a newcomer sees after `make dev`. Safe to run again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from apps.accounts.models import User
+from apps.core.urls_util import host_url, tenant_host
+from tenants.models import Plan, Tenant
+from tenants.provisioning import tenant_provision
+
+DEMO_SLUG = "demo"
+DEMO_OWNER = "owner@demo.kestrel.test"
+DEMO_PASSWORD = "kestrel-demo-2026"  # noqa: S105 - published demo credentials, dev only
+OPERATOR_EMAIL = "operator@kestrel.test"
+TEAM = [
+    ("Maya Patel", "maya@demo.kestrel.test"),
+    ("Tom Becker", "tom@demo.kestrel.test"),
+    ("Lena Okafor", "lena@demo.kestrel.test"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo organisation, its users and a platform operator (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--password", default=DEMO_PASSWORD)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = options["password"]
+        connection.set_schema_to_public()
+        call_command("create_operator", email=OPERATOR_EMAIL, password=password,
+                     stdout=self.stderr)
+        tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
+        if tenant is None:
+            tenant = tenant_provision(
+                slug=DEMO_SLUG, name="Demo Sales Co", owner_email=DEMO_OWNER,
+                owner_password=password, owner_name="Dana Demo", plan=Plan.TEAM, actor="seed",
+            ).tenant
+        with schema_context(tenant.schema_name):
+            for full_name, email in TEAM:
+                user, created = User.objects.get_or_create(
+                    email=email, defaults={"full_name": full_name}
+                )
+                if created:
+                    user.set_password(password)
+                    user.save(update_fields=["password"])
+        self.stdout.write(
+            "\n".join([
+                "Demo ready:",
+                f"  public site   {host_url(_base(), '/')}",
+                f"  demo tenant   {host_url(tenant_host(DEMO_SLUG), '/')}",
+                f"    sign in as  {DEMO_OWNER} / {password}",
+                f"  console       {host_url(_base(), '/console/')}",
+                f"    sign in as  {OPERATOR_EMAIL} / {password}",
+            ])
+        )
+
+
+def _base() -> str:
+    from django.conf import settings
+
+    return str(settings.KESTREL_BASE_DOMAIN)
