@@ -24,7 +24,7 @@ def _environment() -> dict[str, str]:
     env.setdefault("PYTHONUNBUFFERED", "1")
     if not env.get("DATABASE_URL") or not env.get("REDIS_URL"):
         sys.path.insert(0, str(ROOT))
-        from deploy import devservices
+        from deploy import devservices  # type: ignore[attr-defined]
 
         if not env.get("DATABASE_URL"):
             env["DATABASE_URL"] = devservices.ensure_postgres()
@@ -46,18 +46,39 @@ def main() -> int:
     port = env.get("PORT", "8000")
     commands = {
         "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"],
-        "worker": [PYTHON, "-m", "celery", "-A", "config.celery_app", "worker",
-                   "-l", "info", "--concurrency", "2"],
-        "beat": [PYTHON, "-m", "celery", "-A", "config.celery_app", "beat", "-l", "info",
-                 "--schedule", str(ROOT / ".devdata" / "celerybeat-schedule")],
+        "worker": [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "config.celery_app",
+            "worker",
+            "-l",
+            "info",
+            "--concurrency",
+            "2",
+        ],
+        "beat": [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "config.celery_app",
+            "beat",
+            "-l",
+            "info",
+            "--schedule",
+            str(ROOT / ".devdata" / "celerybeat-schedule"),
+        ],
     }
     (ROOT / ".devdata").mkdir(exist_ok=True)
     processes = {
         name: subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         for name, command in commands.items()
     }
-    print(f"\nKestrel is running: http://localhost:{port}/  (Ctrl-C stops everything)\n",
-          flush=True)
+    print(
+        f"\nKestrel is running: http://localhost:{port}/  (Ctrl-C stops everything)\n", flush=True
+    )
 
     def stop(*_: object) -> None:
         for process in processes.values():
@@ -70,13 +91,18 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
 
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    def terminate(*_: object) -> None:
+        stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         while True:
             for name, process in processes.items():
                 if process.poll() is not None:
-                    print(f"{name} exited with {process.returncode}; stopping the rest.",
-                          flush=True)
+                    print(
+                        f"{name} exited with {process.returncode}; stopping the rest.", flush=True
+                    )
                     stop()
                     return process.returncode or 1
             time.sleep(0.5)

@@ -12,7 +12,8 @@ from tenants.provisioning import slug_check_available
 class SignupForm(forms.Form):
     organisation = forms.CharField(label="Organisation name", max_length=200)
     slug = forms.CharField(
-        label="Workspace address", max_length=40,
+        label="Workspace address",
+        max_length=40,
         help_text="Lowercase letters, digits and hyphens; becomes <address>.your Kestrel domain.",
     )
     full_name = forms.CharField(label="Your name", max_length=200)

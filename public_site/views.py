@@ -26,9 +26,13 @@ def signup(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             result = tenant_provision(
-                slug=data["slug"], name=data["organisation"], owner_email=data["email"],
-                owner_password=data["password"], owner_name=data["full_name"],
-                actor=f"signup:{data['email']}", ip_address=client_ip(request),
+                slug=data["slug"],
+                name=data["organisation"],
+                owner_email=data["email"],
+                owner_password=data["password"],
+                owner_name=data["full_name"],
+                actor=f"signup:{data['email']}",
+                ip_address=client_ip(request),
             )
         except ValidationError as exc:
             form.add_error("slug" if getattr(exc, "code", "").startswith("slug") else None, exc)
@@ -42,9 +46,11 @@ def signup(request: HttpRequest) -> HttpResponse:
             # Cookies are host-only, so the new owner is signed in on their own subdomain
             # through a one-time link rather than by a session made here.
             return redirect(
-                host_url(tenant_host(result.tenant.slug),
-                         f"{reverse('accounts:handoff', urlconf='config.urls_tenant')}"
-                         f"?token={token}", request)
+                host_url(
+                    tenant_host(result.tenant.slug),
+                    f"{reverse('accounts:handoff', urlconf='config.urls_tenant')}?token={token}",
+                    request,
+                )
             )
     return render(request, "public_site/signup.html", {"form": form})
 
@@ -56,9 +62,10 @@ def find_workspace(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         # The answer goes by email, and the page says the same whatever the address, so the
         # form cannot be used to learn who works where.
-        workspace_reminder_send.delay(email=form.cleaned_data["email"].lower(),
-                                      scheme=request.scheme,
-                                      port=request.get_port())
-        return render(request, "public_site/find_sent.html",
-                      {"email": form.cleaned_data["email"]})
+        workspace_reminder_send.delay(
+            email=form.cleaned_data["email"].lower(),
+            scheme=request.scheme or "https",
+            port=request.get_port(),
+        )
+        return render(request, "public_site/find_sent.html", {"email": form.cleaned_data["email"]})
     return render(request, "public_site/find.html", {"form": form})

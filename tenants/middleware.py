@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
 
 from apps.core.api.errors import ErrorCode, error_response
 from apps.core.web import views as core_views
+from tenants.db import connection
 
 from .routing import host_table
 

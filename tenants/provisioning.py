@@ -107,20 +107,27 @@ def tenant_provision(
                     source = "pool"
             if source == "clone":
                 schemas.clone_schema(template_schema(), schema_name)
-            tenant = Tenant.objects.create(
-                schema_name=schema_name, slug=slug, name=name, plan=plan
-            )
+            tenant = Tenant.objects.create(schema_name=schema_name, slug=slug, name=name, plan=plan)
             Domain.objects.create(domain=tenant_host(slug), tenant=tenant, is_primary=True)
             with schema_context(schema_name):
                 owner = user_create(
-                    email=owner_email, password=owner_password, full_name=owner_name,
+                    email=owner_email,
+                    password=owner_password,
+                    full_name=owner_name,
                     is_superuser=True,
                 )
             seconds = time.perf_counter() - started
             audit_record(
-                actor=actor, action="tenant.created", tenant_slug=slug, ip_address=ip_address,
-                detail={"source": source, "ms": round(seconds * 1000, 1), "plan": plan,
-                        "owner_email": owner_email},
+                actor=actor,
+                action="tenant.created",
+                tenant_slug=slug,
+                ip_address=ip_address,
+                detail={
+                    "source": source,
+                    "ms": round(seconds * 1000, 1),
+                    "plan": plan,
+                    "owner_email": owner_email,
+                },
             )
     except IntegrityError as exc:
         # Two sign-ups raced for the same address; the loser's transaction left nothing behind.
@@ -134,7 +141,10 @@ def tenant_provision(
         transaction.on_commit(lambda: warm_pool_refill.delay())
     logger.info("provisioned %s from %s in %.0f ms", slug, source, seconds * 1000)
     return ProvisionedTenant(
-        tenant=tenant, owner=owner, url=host_url(tenant_host(slug)), source=source,
+        tenant=tenant,
+        owner=owner,
+        url=host_url(tenant_host(slug)),
+        source=source,
         seconds=seconds,
     )
 

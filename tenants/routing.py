@@ -14,7 +14,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 
 from .models import Domain, Tenant
 
@@ -24,7 +24,7 @@ GENERATION_KEY = "tenants:routing-generation"
 MAX_ENTRIES = 10_000
 
 
-def _platform_cache():  # type: ignore[no-untyped-def]
+def _platform_cache() -> BaseCache:
     return caches["platform"]
 
 

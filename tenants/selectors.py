@@ -75,4 +75,4 @@ def tenants_for_email(email: str) -> list[Tenant]:
 
 def _batches(items: Sequence[Tenant], size: int) -> Iterable[Sequence[Tenant]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

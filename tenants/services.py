@@ -11,13 +11,19 @@ from .models import Tenant, TenantStatus
 
 
 @transaction.atomic
-def tenant_suspend(*, tenant: Tenant, actor: str, reason: str = "",
-                   ip_address: str | None = None) -> Tenant:
+def tenant_suspend(
+    *, tenant: Tenant, actor: str, reason: str = "", ip_address: str | None = None
+) -> Tenant:
     """Block every web and API request to the organisation; its data is kept untouched."""
     tenant.status = TenantStatus.SUSPENDED
     tenant.save(update_fields=["status", "updated_at"])
-    audit_record(actor=actor, action="tenant.suspended", tenant_slug=tenant.slug,
-                 detail={"reason": reason}, ip_address=ip_address)
+    audit_record(
+        actor=actor,
+        action="tenant.suspended",
+        tenant_slug=tenant.slug,
+        detail={"reason": reason},
+        ip_address=ip_address,
+    )
     return tenant
 
 
@@ -25,14 +31,16 @@ def tenant_suspend(*, tenant: Tenant, actor: str, reason: str = "",
 def tenant_resume(*, tenant: Tenant, actor: str, ip_address: str | None = None) -> Tenant:
     tenant.status = TenantStatus.ACTIVE
     tenant.save(update_fields=["status", "updated_at"])
-    audit_record(actor=actor, action="tenant.resumed", tenant_slug=tenant.slug,
-                 ip_address=ip_address)
+    audit_record(
+        actor=actor, action="tenant.resumed", tenant_slug=tenant.slug, ip_address=ip_address
+    )
     return tenant
 
 
 @transaction.atomic
-def tenant_delete(*, tenant: Tenant, confirmation: str, actor: str,
-                  ip_address: str | None = None) -> None:
+def tenant_delete(
+    *, tenant: Tenant, confirmation: str, actor: str, ip_address: str | None = None
+) -> None:
     """Delete the organisation and drop its schema, only if `confirmation` is its slug typed
     exactly. Irreversible."""
     if confirmation.strip() != tenant.slug:
@@ -44,5 +52,10 @@ def tenant_delete(*, tenant: Tenant, confirmation: str, actor: str,
     tenant.domains.all().delete()
     Tenant.objects.filter(pk=tenant.pk).delete()
     schemas.drop_schema(schema_name)
-    audit_record(actor=actor, action="tenant.deleted", tenant_slug=slug,
-                 detail={"schema": schema_name}, ip_address=ip_address)
+    audit_record(
+        actor=actor,
+        action="tenant.deleted",
+        tenant_slug=slug,
+        detail={"schema": schema_name},
+        ip_address=ip_address,
+    )

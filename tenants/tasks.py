@@ -27,7 +27,9 @@ def workspace_reminder_send(*, email: str, scheme: str = "https", port: str = "4
         lines = [f"- {t.name}: {scheme}://{tenant_host(t.slug)}{suffix}/" for t in tenants]
         body = "Your Kestrel workspaces:\n\n" + "\n".join(lines)
     else:
-        body = ("We could not find a Kestrel workspace for this address. "
-                f"You can create one at {scheme}://{settings.KESTREL_BASE_DOMAIN}{suffix}/signup/")
+        body = (
+            "We could not find a Kestrel workspace for this address. "
+            f"You can create one at {scheme}://{settings.KESTREL_BASE_DOMAIN}{suffix}/signup/"
+        )
     send_mail("Your Kestrel workspaces", body, None, [email])
     return len(tenants)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from tenants.db import connection
 from tenants.models import Tenant
 from tests.factories import TenantSpec, ensure_tenant
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import factory
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
+from tenants.db import connection
 from tenants.models import Tenant
 from tenants.provisioning import tenant_provision
 
@@ -28,8 +28,11 @@ def ensure_tenant(spec: TenantSpec, *, password: str) -> Tenant:
     tenant = Tenant.objects.filter(slug=spec.slug).first()
     if tenant is None:
         tenant = tenant_provision(
-            slug=spec.slug, name=spec.name, owner_email=spec.owner_email,
-            owner_password=password, use_pool=False,
+            slug=spec.slug,
+            name=spec.name,
+            owner_email=spec.owner_email,
+            owner_password=password,
+            use_pool=False,
         ).tenant
     else:
         with schema_context(tenant.schema_name):

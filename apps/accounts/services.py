@@ -19,8 +19,9 @@ def _hash_token(token: str) -> str:
 
 
 @transaction.atomic
-def user_create(*, email: str, password: str | None, full_name: str = "",
-                is_superuser: bool = False) -> User:
+def user_create(
+    *, email: str, password: str | None, full_name: str = "", is_superuser: bool = False
+) -> User:
     """Create a user in the current schema. A None password leaves the account unusable
     until a password is set (e.g. through a reset link)."""
     user = User.objects.create_user(

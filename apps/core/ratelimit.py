@@ -9,23 +9,24 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import render
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR", "unknown"))
 
 
-def rate_limit(*, scope: str, per_minute: int | None = None,
-               methods: tuple[str, ...] = ("GET", "POST")) -> Callable[[View], View]:
+def rate_limit(
+    *, scope: str, per_minute: int | None = None, methods: tuple[str, ...] = ("GET", "POST")
+) -> Callable[[View], View]:
     """Answer 429 with Retry-After once a client exceeds the per-minute budget of `scope`."""
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method in methods:
                 limit = per_minute or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
                 window = int(time.time() // 60)

@@ -11,7 +11,7 @@ def host_url(host: str, path: str = "/", request: HttpRequest | None = None) -> 
     scheme = settings.KESTREL_URL_SCHEME
     port = f":{settings.KESTREL_URL_PORT}" if settings.KESTREL_URL_PORT else ""
     if request is not None:
-        scheme = request.scheme
+        scheme = request.scheme or scheme
         request_host = request.get_host()
         port = ":" + request_host.rsplit(":", 1)[1] if ":" in request_host else ""
     return f"{scheme}://{host}{port}{path}"

@@ -7,7 +7,7 @@ from .base import database_config, redis_caches
 from .env import DATABASE_URL, DJANGO_SECRET_KEY, REDIS_URL, env_bool
 
 DEBUG = env_bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = DJANGO_SECRET_KEY or "dev-only-not-secret-kestrel"  # noqa: S105 - development only
+SECRET_KEY = DJANGO_SECRET_KEY or "dev-only-not-secret-kestrel"
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 KESTREL_URL_SCHEME = "http"
@@ -15,7 +15,7 @@ KESTREL_URL_PORT = "8000"
 
 if not DATABASE_URL or not REDIS_URL:
     # Imported lazily: production images do not ship the embedded servers.
-    from deploy import devservices
+    from deploy import devservices  # type: ignore[attr-defined]
 
     if not DATABASE_URL:
         DATABASES = {"default": database_config(devservices.ensure_postgres())}
@@ -29,6 +29,6 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 
 STORAGES = {
-    **STORAGES,  # noqa: F405
+    **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

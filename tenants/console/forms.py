@@ -11,7 +11,10 @@ class TenantCreateForm(forms.Form):
     slug = forms.CharField(label="Address (subdomain)", max_length=40)
     owner_email = forms.EmailField(label="Owner email")
     owner_password = forms.CharField(
-        label="Owner password", required=False, strip=False, widget=forms.PasswordInput,
+        label="Owner password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput,
         help_text="Optional; without one the owner cannot sign in until a password is set.",
     )
     plan = forms.ChoiceField(choices=Plan.choices, initial=Plan.FREE)

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -22,13 +22,13 @@ from tenants.selectors import tenant_counts, tenant_list
 
 from .forms import SuspendForm, TenantCreateForm, TenantDeleteForm
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 PAGE_SIZE = 25
 
 
 def staff_required(view: View) -> View:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
         if not user.is_authenticated:
             return redirect(f"{reverse('console:login')}?next={request.get_full_path()}")
@@ -63,11 +63,19 @@ def tenant_index(request: HttpRequest) -> HttpResponse:
     )
     counts = tenant_counts(list(page.object_list))
     rows = [(tenant, counts.get(tenant.schema_name)) for tenant in page.object_list]
-    return render(request, "tenants/console/tenant_list.html", {
-        "page": page, "rows": rows, "search": search, "status": status,
-        "statuses": TenantStatus.choices, "pool_size": provisioning.warm_pool_size(),
-        "template_ready": schemas.exists(provisioning.template_schema()),
-    })
+    return render(
+        request,
+        "tenants/console/tenant_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "search": search,
+            "status": status,
+            "statuses": TenantStatus.choices,
+            "pool_size": provisioning.warm_pool_size(),
+            "template_ready": schemas.exists(provisioning.template_schema()),
+        },
+    )
 
 
 @staff_required
@@ -77,8 +85,13 @@ def tenant_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             result = provisioning.tenant_provision(
-                slug=data["slug"], name=data["name"], owner_email=data["owner_email"],
-                owner_password=data["owner_password"] or None, plan=data["plan"], actor=_actor(request), ip_address=client_ip(request),
+                slug=data["slug"],
+                name=data["name"],
+                owner_email=data["owner_email"],
+                owner_password=data["owner_password"] or None,
+                plan=data["plan"],
+                actor=_actor(request),
+                ip_address=client_ip(request),
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -95,12 +108,16 @@ def tenant_create(request: HttpRequest) -> HttpResponse:
 @staff_required
 def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_object_or_404(tenant_list(), slug=slug)
-    return render(request, "tenants/console/tenant_detail.html", {
-        "tenant": tenant,
-        "counts": tenant_counts([tenant]).get(tenant.schema_name),
-        "events": AuditEvent.objects.filter(tenant_slug=slug)[:50],
-        "suspend_form": SuspendForm(),
-    })
+    return render(
+        request,
+        "tenants/console/tenant_detail.html",
+        {
+            "tenant": tenant,
+            "counts": tenant_counts([tenant]).get(tenant.schema_name),
+            "events": AuditEvent.objects.filter(tenant_slug=slug)[:50],
+            "suspend_form": SuspendForm(),
+        },
+    )
 
 
 @staff_required
@@ -109,8 +126,9 @@ def tenant_suspend(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_object_or_404(Tenant, slug=slug)
     form = SuspendForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    services.tenant_suspend(tenant=tenant, actor=_actor(request), reason=reason,
-                            ip_address=client_ip(request))
+    services.tenant_suspend(
+        tenant=tenant, actor=_actor(request), reason=reason, ip_address=client_ip(request)
+    )
     messages.success(request, f"{tenant.name} is suspended; its users now see a notice.")
     return redirect("console:tenant", slug=slug)
 
@@ -130,8 +148,12 @@ def tenant_delete(request: HttpRequest, slug: str) -> HttpResponse:
     form = TenantDeleteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.tenant_delete(tenant=tenant, confirmation=form.cleaned_data["confirmation"],
-                                   actor=_actor(request), ip_address=client_ip(request))
+            services.tenant_delete(
+                tenant=tenant,
+                confirmation=form.cleaned_data["confirmation"],
+                actor=_actor(request),
+                ip_address=client_ip(request),
+            )
         except ValidationError as exc:
             form.add_error("confirmation", exc)
         else:

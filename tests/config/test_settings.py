@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -38,7 +39,9 @@ def test_users_auth_and_guardian_live_in_each_tenant_schema() -> None:
     # Operators have their own user table in the public schema.
     assert "apps.accounts" in settings.SHARED_APPS
     assert "guardian" not in settings.SHARED_APPS
-    assert settings.INSTALLED_APPS.index("tenants") < settings.INSTALLED_APPS.index("django_tenants")
+    assert settings.INSTALLED_APPS.index("tenants") < settings.INSTALLED_APPS.index(
+        "django_tenants"
+    )
 
 
 def test_cloning_and_single_search_path_settings() -> None:
@@ -68,7 +71,7 @@ def test_celery_acks_late_and_reads_redis() -> None:
     assert "tenants-warm-pool-refill" in settings.CELERY_BEAT_SCHEDULE
 
 
-def _fresh_settings_module(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]):  # type: ignore[no-untyped-def]
+def _fresh_settings_module(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Any:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     for module in [m for m in sys.modules if m.startswith("config.settings")]:
@@ -77,13 +80,17 @@ def _fresh_settings_module(name: str, monkeypatch: pytest.MonkeyPatch, env: dict
 
 
 def test_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = _fresh_settings_module("config.settings.production", monkeypatch, {
-        "DATABASE_URL": "postgresql://u@db.internal:5432/crm",
-        "REDIS_URL": "redis://cache.internal:6379/0",
-        "BASE_DOMAIN": "Kestrel.Example",
-        "DJANGO_SECRET_KEY": "from-the-environment",
-        "DJANGO_DEBUG": "false",
-    })
+    module = _fresh_settings_module(
+        "config.settings.production",
+        monkeypatch,
+        {
+            "DATABASE_URL": "postgresql://u@db.internal:5432/crm",
+            "REDIS_URL": "redis://cache.internal:6379/0",
+            "BASE_DOMAIN": "Kestrel.Example",
+            "DJANGO_SECRET_KEY": "from-the-environment",
+            "DJANGO_DEBUG": "false",
+        },
+    )
     assert module.DATABASES["default"]["HOST"] == "db.internal"
     assert module.CACHES["default"]["LOCATION"] == "redis://cache.internal:6379/0"
     assert module.CELERY_BROKER_URL == "redis://cache.internal:6379/0"
@@ -96,15 +103,24 @@ def test_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_production_refuses_to_start_without_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
     with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
-        _fresh_settings_module("config.settings.production", monkeypatch, {
-            "DATABASE_URL": "postgresql://u@db/crm", "REDIS_URL": "redis://r:6379/0",
-        })
+        _fresh_settings_module(
+            "config.settings.production",
+            monkeypatch,
+            {
+                "DATABASE_URL": "postgresql://u@db/crm",
+                "REDIS_URL": "redis://r:6379/0",
+            },
+        )
 
 
 def test_env_var_names_are_the_fixed_interface() -> None:
     from config.settings.env import ENV_VARS
 
     assert set(ENV_VARS) == {
-        "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN", "DJANGO_SECRET_KEY", "DJANGO_DEBUG",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "BASE_DOMAIN",
+        "DJANGO_SECRET_KEY",
+        "DJANGO_DEBUG",
         "DJANGO_SETTINGS_MODULE",
     }

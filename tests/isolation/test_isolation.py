@@ -6,11 +6,11 @@ import pytest
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
+from tenants.db import connection
 from tenants.models import Tenant
 from tests.conftest import ALPHA, BETA, login, tenant_client
 from tests.factories import UserFactory

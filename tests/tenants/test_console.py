@@ -40,8 +40,9 @@ def test_console_login_page(tenant_a: Tenant) -> None:
     assert b"Please enter a correct" in response.content
 
 
-def test_list_shows_tenants_with_counts_and_search(operator: Client, tenant_a: Tenant,
-                                                  tenant_b: Tenant) -> None:
+def test_list_shows_tenants_with_counts_and_search(
+    operator: Client, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
     page = operator.get("/console/")
     body = page.content.decode()
     assert "Alpha Ltd" in body and "Beta GmbH" in body
@@ -53,10 +54,17 @@ def test_list_shows_tenants_with_counts_and_search(operator: Client, tenant_a: T
 
 
 def test_create_from_console(operator: Client) -> None:
-    response = operator.post("/console/tenants/new/", {
-        "name": "Hooli", "slug": "hooli", "owner_email": "gavin@hooli.test", "plan": "team",
-        "owner_password": "",
-    }, follow=True)
+    response = operator.post(
+        "/console/tenants/new/",
+        {
+            "name": "Hooli",
+            "slug": "hooli",
+            "owner_email": "gavin@hooli.test",
+            "plan": "team",
+            "owner_password": "",
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     assert b"Created Hooli" in response.content
     tenant = Tenant.objects.get(slug="hooli")
@@ -64,22 +72,28 @@ def test_create_from_console(operator: Client) -> None:
     assert AuditEvent.objects.get(action="tenant.created", tenant_slug="hooli").actor == (
         "ops@kestrel.test"
     )
-    bad = operator.post("/console/tenants/new/", {
-        "name": "Hooli", "slug": "hooli", "owner_email": "x@x.test", "plan": "team",
-    })
+    bad = operator.post(
+        "/console/tenants/new/",
+        {
+            "name": "Hooli",
+            "slug": "hooli",
+            "owner_email": "x@x.test",
+            "plan": "team",
+        },
+    )
     assert b"already taken" in bad.content
 
 
 def test_suspend_resume_are_audited(operator: Client) -> None:
-    tenant_provision(slug="suspendme", name="Suspend Me", owner_email="s@s.test",
-                     use_pool=False)
+    tenant_provision(slug="suspendme", name="Suspend Me", owner_email="s@s.test", use_pool=False)
     operator.post("/console/tenants/suspendme/suspend/", {"reason": "unpaid"})
     assert Tenant.objects.get(slug="suspendme").status == TenantStatus.SUSPENDED
     assert Client(HTTP_HOST="suspendme.localhost").get("/").status_code == 403
     operator.post("/console/tenants/suspendme/resume/")
     assert Tenant.objects.get(slug="suspendme").status == TenantStatus.ACTIVE
-    actions = list(AuditEvent.objects.filter(tenant_slug="suspendme").values_list(
-        "action", "detail"))
+    actions = list(
+        AuditEvent.objects.filter(tenant_slug="suspendme").values_list("action", "detail")
+    )
     assert ("tenant.suspended", {"reason": "unpaid"}) in actions
     assert ("tenant.resumed", {}) in [(a, d) for a, d in actions]
     detail = operator.get("/console/tenants/suspendme/").content.decode()

@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
 from tenants import provisioning, schemas
+from tenants.db import connection
 from tenants.models import AuditEvent, Domain, SpareSchema, Tenant
 
 pytestmark = pytest.mark.django_db
@@ -15,8 +15,11 @@ pytestmark = pytest.mark.django_db
 
 def test_clone_creates_schema_domain_owner_and_audit_event() -> None:
     result = provisioning.tenant_provision(
-        slug="cloned-co", name="Cloned Co", owner_email="Boss@Cloned.test",
-        owner_password="a-long-test-password", use_pool=False,
+        slug="cloned-co",
+        name="Cloned Co",
+        owner_email="Boss@Cloned.test",
+        owner_password="a-long-test-password",
+        use_pool=False,
     )
     assert result.source == "clone"
     assert result.url == "http://cloned-co.localhost:8000/"
@@ -32,8 +35,9 @@ def test_clone_creates_schema_domain_owner_and_audit_event() -> None:
 
 
 def test_cloned_schema_is_fully_migrated() -> None:
-    result = provisioning.tenant_provision(slug="migrated", name="M", owner_email="m@m.test",
-                                           use_pool=False)
+    result = provisioning.tenant_provision(
+        slug="migrated", name="M", owner_email="m@m.test", use_pool=False
+    )
     template = schemas.applied_migrations(provisioning.template_schema())
     assert template  # the template itself is migrated
     assert schemas.applied_migrations(result.tenant.schema_name) == template
@@ -98,8 +102,13 @@ def test_failure_midway_leaves_nothing_behind() -> None:
 
 
 def test_provision_command_prints_url_last(capsys: pytest.CaptureFixture[str]) -> None:
-    call_command("provision_tenant", "cli-co", name="CLI Co", owner_email="c@cli.test",
-                 owner_password="a-long-test-password")
+    call_command(
+        "provision_tenant",
+        "cli-co",
+        name="CLI Co",
+        owner_email="c@cli.test",
+        owner_password="a-long-test-password",
+    )
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == "http://cli-co.localhost:8000/"
     assert connection.schema_name == "public"

@@ -7,10 +7,16 @@ from django.test.utils import CaptureQueriesContext
 
 from tenants import services
 from tenants.models import Domain, Tenant
-from tenants.routing import host_table
+from tenants.routing import HostTable, host_table
 from tests.conftest import ALPHA, login
 
 pytestmark = pytest.mark.django_db
+
+
+def _found(table: HostTable, host: str) -> Tenant:
+    tenant = table.lookup(host)
+    assert tenant is not None, f"{host} should be served"
+    return tenant
 
 
 def test_public_host_serves_landing_page(public_client: Client) -> None:
@@ -65,9 +71,10 @@ def test_search_path_is_set_once_per_request(tenant_a: Tenant) -> None:
 def test_lookup_is_cached_in_process(tenant_a: Tenant) -> None:
     host_table.invalidate()
     with CaptureQueriesContext(connection) as first:
-        assert host_table.lookup("alpha.localhost").slug == "alpha"
+        assert _found(host_table, "alpha.localhost").slug == "alpha"
     with CaptureQueriesContext(connection) as second:
-        assert host_table.lookup("alpha.localhost").slug == "alpha"
+        assert _found(host_table, "alpha.localhost").slug == "alpha"
+
     def selects(ctx: CaptureQueriesContext) -> int:
         return sum(q["sql"].startswith("SELECT") for q in ctx.captured_queries)
 
@@ -85,20 +92,18 @@ def test_cache_is_invalidated_when_a_domain_changes(tenant_a: Tenant) -> None:
 def test_other_processes_see_changes_through_the_generation_token(
     tenant_a: Tenant, settings: object
 ) -> None:
-    from tenants.routing import HostTable
-
     other = HostTable()  # stands for another web process with its own table
-    assert other.lookup("alpha.localhost").status == "active"
+    assert _found(other, "alpha.localhost").status == "active"
     services.tenant_suspend(tenant=tenant_a, actor="test")
     try:
         other._checked_at = float("-inf")  # its recheck interval has elapsed
-        assert other.lookup("alpha.localhost").status == "suspended"
+        assert _found(other, "alpha.localhost").status == "suspended"
     finally:
         services.tenant_resume(tenant=tenant_a, actor="test")
 
 
 def test_lookup_returns_a_copy_so_requests_cannot_share_state(tenant_a: Tenant) -> None:
-    first = host_table.lookup("alpha.localhost")
+    first = _found(host_table, "alpha.localhost")
     first.domain_url = "mutated"
     assert getattr(host_table.lookup("alpha.localhost"), "domain_url", None) != "mutated"
 

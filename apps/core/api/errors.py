@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
-class ErrorCode(str, enum.Enum):
+class ErrorCode(enum.StrEnum):
     VALIDATION_ERROR = "validation_error"
     NOT_AUTHENTICATED = "not_authenticated"
     AUTHENTICATION_FAILED = "authentication_failed"
@@ -35,8 +35,9 @@ _CODES: dict[type[exceptions.APIException], ErrorCode] = {
 }
 
 
-def error_body(code: ErrorCode | str, message: str, field: str | None = None,
-               details: Any = None) -> dict[str, Any]:
+def error_body(
+    code: ErrorCode | str, message: str, field: str | None = None, details: Any = None
+) -> dict[str, Any]:
     return {
         "error": {
             "code": code.value if isinstance(code, ErrorCode) else code,

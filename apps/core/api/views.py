@@ -14,6 +14,6 @@ def api_root(request: Request) -> Response:
     return Response(
         {
             "organisation": {"slug": tenant.slug, "name": tenant.name},
-            "user": {"id": request.user.pk, "email": request.user.email},
+            "user": {"id": request.user.pk, "email": getattr(request.user, "email", None)},
         }
     )

@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connection
 
 from apps.accounts.models import User
+from tenants.db import connection
 
 
 class Command(BaseCommand):

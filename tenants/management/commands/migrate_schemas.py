@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 from django_tenants.migration_executors import get_executor
 from django_tenants.utils import get_public_schema_name
 
 from tenants import provisioning, schemas
+from tenants.db import connection
 
 
 class Command(MigrateSchemasCommand):
@@ -22,8 +22,11 @@ class Command(MigrateSchemasCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         targeted = bool(options.get("schema_name")) or options.get("app_label")
         super().handle(*args, **options)
-        if targeted or not self.sync_tenant or options.get("plan") or options.get(
-            "check_unapplied"
+        if (
+            targeted
+            or not self.sync_tenant
+            or options.get("plan")
+            or options.get("check_unapplied")
         ):
             return
         connection.set_schema_to_public()

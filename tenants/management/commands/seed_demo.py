@@ -6,11 +6,11 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
 from apps.core.urls_util import host_url, tenant_host
+from tenants.db import connection
 from tenants.models import Plan, Tenant
 from tenants.provisioning import tenant_provision
 
@@ -34,13 +34,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         password = options["password"]
         connection.set_schema_to_public()
-        call_command("create_operator", email=OPERATOR_EMAIL, password=password,
-                     stdout=self.stderr)
+        call_command("create_operator", email=OPERATOR_EMAIL, password=password, stdout=self.stderr)
         tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
         if tenant is None:
             tenant = tenant_provision(
-                slug=DEMO_SLUG, name="Demo Sales Co", owner_email=DEMO_OWNER,
-                owner_password=password, owner_name="Dana Demo", plan=Plan.TEAM, actor="seed",
+                slug=DEMO_SLUG,
+                name="Demo Sales Co",
+                owner_email=DEMO_OWNER,
+                owner_password=password,
+                owner_name="Dana Demo",
+                plan=Plan.TEAM,
+                actor="seed",
             ).tenant
         with schema_context(tenant.schema_name):
             for full_name, email in TEAM:
@@ -51,14 +55,16 @@ class Command(BaseCommand):
                     user.set_password(password)
                     user.save(update_fields=["password"])
         self.stdout.write(
-            "\n".join([
-                "Demo ready:",
-                f"  public site   {host_url(_base(), '/')}",
-                f"  demo tenant   {host_url(tenant_host(DEMO_SLUG), '/')}",
-                f"    sign in as  {DEMO_OWNER} / {password}",
-                f"  console       {host_url(_base(), '/console/')}",
-                f"    sign in as  {OPERATOR_EMAIL} / {password}",
-            ])
+            "\n".join(
+                [
+                    "Demo ready:",
+                    f"  public site   {host_url(_base(), '/')}",
+                    f"  demo tenant   {host_url(tenant_host(DEMO_SLUG), '/')}",
+                    f"    sign in as  {DEMO_OWNER} / {password}",
+                    f"  console       {host_url(_base(), '/console/')}",
+                    f"    sign in as  {OPERATOR_EMAIL} / {password}",
+                ]
+            )
         )
 
 
