@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
@@ -129,11 +129,15 @@ def tenant_provision(
                     "owner_email": owner_email,
                 },
             )
-    except IntegrityError as exc:
-        # Two sign-ups raced for the same address; the loser's transaction left nothing behind.
-        raise ValidationError(
-            f'The address "{slug}" is already taken; please choose another.', code="slug_taken"
-        ) from exc
+    except (DatabaseError, ValidationError) as exc:
+        # Two sign-ups raced for the same address: the loser fails on the unique slug, the
+        # schema name or the schema itself. Its transaction left nothing behind; say why.
+        if Tenant.objects.filter(slug=slug).exists() or schemas.exists(schema_name):
+            raise ValidationError(
+                f'The address "{slug}" is already taken; please choose another.',
+                code="slug_taken",
+            ) from exc
+        raise
 
     if settings.TENANT_WARM_POOL_REFILL_ON_PROVISION and source == "pool":
         from .tasks import warm_pool_refill

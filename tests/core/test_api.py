@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from rest_framework import exceptions
+
+from apps.core.api.errors import exception_handler
+
+pytestmark = pytest.mark.django_db
+
+
+def test_api_root_names_the_caller_and_organisation(owner_client_a: Client) -> None:
+    body = owner_client_a.get("/api/v1/").json()
+    assert body["organisation"] == {"slug": "alpha", "name": "Alpha Ltd"}
+    assert body["user"]["email"] == "owner@alpha.test"
+
+
+def test_api_without_credentials_uses_the_envelope(client_a: Client) -> None:
+    response = client_a.get("/api/v1/")
+    assert response.status_code == 403
+    assert response.json() == {
+        "error": {
+            "code": "not_authenticated",
+            "message": "Authentication credentials were not provided.",
+            "field": None,
+            "details": None,
+        }
+    }
+
+
+def test_openapi_schema_is_served(owner_client_a: Client) -> None:
+    response = owner_client_a.get("/api/v1/schema/")
+    assert response.status_code == 200
+    assert b"openapi: 3" in response.content
+
+
+def test_method_not_allowed_code(owner_client_a: Client) -> None:
+    response = owner_client_a.delete("/api/v1/")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_validation_errors_name_the_field() -> None:
+    response = exception_handler(
+        exceptions.ValidationError({"email": ["Enter a valid email address."]}), {}
+    )
+    assert response is not None and response.status_code == 400
+    assert response.data["error"]["code"] == "validation_error"
+    assert response.data["error"]["field"] == "email"
+    assert response.data["error"]["message"] == "Enter a valid email address."
+    flat = exception_handler(exceptions.ValidationError(["Bad request body."]), {})
+    assert flat is not None and flat.data["error"]["field"] is None
+
+
+def test_unknown_exceptions_are_left_to_django() -> None:
+    assert exception_handler(RuntimeError("boom"), {}) is None
+
+
+def test_other_api_exceptions_get_a_code() -> None:
+    response = exception_handler(exceptions.APIException("Upstream failed."), {})
+    assert response is not None and response.data["error"]["code"] == "server_error"
