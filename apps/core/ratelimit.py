@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,8 +16,15 @@ from django.shortcuts import render
 View = Callable[..., HttpResponseBase]
 
 
-def client_ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", "unknown"))
+def client_ip(request: HttpRequest) -> str | None:
+    """The peer's address, or None when there is none (e.g. a request built in code).
+    Behind a proxy, the deployment's proxy must set REMOTE_ADDR; forwarded headers are not
+    trusted here because clients can forge them."""
+    address = str(request.META.get("REMOTE_ADDR", ""))
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def rate_limit(
@@ -30,7 +38,7 @@ def rate_limit(
             if request.method in methods:
                 limit = per_minute or settings.PUBLIC_RATE_LIMIT_PER_MINUTE
                 window = int(time.time() // 60)
-                key = f"ratelimit:{scope}:{client_ip(request)}:{window}"
+                key = f"ratelimit:{scope}:{client_ip(request) or 'unknown'}:{window}"
                 try:
                     cache.add(key, 0, timeout=61)
                     count = cache.incr(key)

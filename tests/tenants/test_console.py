@@ -38,6 +38,17 @@ def test_console_login_page(tenant_a: Tenant) -> None:
     assert b"Operator sign in" in client.get("/console/login/").content
     response = client.post("/console/login/", {"username": "ops@x.test", "password": "nope"})
     assert b"Please enter a correct" in response.content
+    failed = AuditEvent.objects.get(action="operator.sign_in_failed")
+    assert failed.actor == "ops@x.test" and failed.ip_address == "127.0.0.1"
+
+
+def test_operator_sign_in_is_audited(operator: Client) -> None:
+    assert AuditEvent.objects.filter(action="operator.signed_in", actor="ops@kestrel.test").exists()
+
+
+def test_tenant_users_signing_in_are_not_in_the_platform_audit(client_a: Client) -> None:
+    client_a.post("/accounts/login/", {"username": "owner@alpha.test", "password": "wrong"})
+    assert not AuditEvent.objects.filter(action__startswith="operator.").exists()
 
 
 def test_list_shows_tenants_with_counts_and_search(
