@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import connection
 from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_exists
+
+from . import cloning
+
+logger = logging.getLogger("kestrel.tenants")
 
 
 def quote(name: str) -> str:
@@ -25,7 +31,17 @@ def ensure_clone_function() -> None:
 
 
 def clone_schema(source: str, target: str) -> None:
-    """Copy `source` (tables, indexes, sequences and rows) into a new schema `target`."""
+    """Copy `source` (tables, indexes, sequences and rows) into a new schema `target`:
+    by the fast blueprint replay when the template allows it, else by the general clone."""
+    try:
+        cloning.clone(source, target)
+    except cloning.UnsupportedTemplate as reason:
+        logger.warning("cloning %s the slow way: %s", source, reason)
+        clone_schema_general(source, target)
+
+
+def clone_schema_general(source: str, target: str) -> None:
+    """The general-purpose clone shipped with django-tenants (handles any object type)."""
     ensure_clone_function()
     with connection.cursor() as cursor:
         cursor.execute("SELECT public.clone_schema(%s, %s, 'DATA')", [source, target])
