@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-SCHEMA_TOKEN = "\x00schema\x00"  # stands for the quoted target schema inside the blueprint
+TARGET = "\x00schema\x00"  # stands for the quoted target schema inside the blueprint
 
 
 class UnsupportedTemplate(Exception):
@@ -33,7 +33,7 @@ class Blueprint:
     statements: tuple[str, ...]
 
     def sql_for(self, target_quoted: str) -> str:
-        return ";\n".join(s.replace(SCHEMA_TOKEN, target_quoted) for s in self.statements)
+        return ";\n".join(s.replace(TARGET, target_quoted) for s in self.statements)
 
 
 _lock = threading.Lock()
@@ -96,7 +96,7 @@ def build_blueprint(source: str) -> Blueprint:
     # The catalog prints names the way quote_ident does (bare when it can), not always quoted.
     printed = str(_fetch("SELECT quote_ident(%s)", [source])[0][0])
     state = migration_state(source)
-    statements: list[str] = [f"CREATE SCHEMA {SCHEMA_TOKEN}"]
+    statements: list[str] = [f"CREATE SCHEMA {TARGET}"]
 
     tables = [
         str(r[0])
@@ -108,7 +108,7 @@ def build_blueprint(source: str) -> Blueprint:
     ]
     for table in tables:
         statements.append(
-            f"CREATE TABLE {SCHEMA_TOKEN}.{_quote(table)} (LIKE {src}.{_quote(table)} "
+            f"CREATE TABLE {TARGET}.{_quote(table)} (LIKE {src}.{_quote(table)} "
             "INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING STORAGE "
             "INCLUDING COMPRESSION INCLUDING COMMENTS)"
         )
@@ -128,7 +128,7 @@ def build_blueprint(source: str) -> Blueprint:
     for table, column_list in columns:
         qt = _quote(str(table))
         statements.append(
-            f"INSERT INTO {SCHEMA_TOKEN}.{qt} ({column_list}) SELECT {column_list} FROM {src}.{qt}"
+            f"INSERT INTO {TARGET}.{qt} ({column_list}) SELECT {column_list} FROM {src}.{qt}"
         )
 
     # Identity columns are recreated with their sequences' exact options and names (copying
@@ -137,7 +137,8 @@ def build_blueprint(source: str) -> Blueprint:
     # numbering where the template's left off.
     identities = _fetch(
         """
-        SELECT c.relname, a.attname, a.attidentity, seq.relname, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle
+        SELECT c.relname, a.attname, a.attidentity, seq.relname,
+               s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle
           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
           JOIN pg_depend d ON d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype = 'i'
           JOIN pg_class seq ON seq.oid = d.objid AND seq.relkind = 'S'
@@ -161,14 +162,14 @@ def build_blueprint(source: str) -> Blueprint:
     ) in identities:
         generated = "ALWAYS" if kind == "a" else "BY DEFAULT"
         statements.append(
-            f"ALTER TABLE {SCHEMA_TOKEN}.{_quote(str(table))} ALTER COLUMN {_quote(str(column))} "
+            f"ALTER TABLE {TARGET}.{_quote(str(table))} ALTER COLUMN {_quote(str(column))} "
             f"ADD GENERATED {generated} AS IDENTITY (SEQUENCE NAME "
-            f"{SCHEMA_TOKEN}.{_quote(str(sequence))} START WITH {start} "
+            f"{TARGET}.{_quote(str(sequence))} START WITH {start} "
             f"INCREMENT BY {step} MINVALUE {low} MAXVALUE {high} CACHE {cache} "
             f"{'CYCLE' if cycle else 'NO CYCLE'})"
         )
         statements.append(
-            f"SELECT setval('{SCHEMA_TOKEN}.{_quote(str(sequence))}', s.last_value, s.is_called) "
+            f"SELECT setval('{TARGET}.{_quote(str(sequence))}', s.last_value, s.is_called) "
             f"FROM {src}.{_quote(str(sequence))} s"
         )
 
@@ -187,9 +188,9 @@ def build_blueprint(source: str) -> Blueprint:
         if kind == "f":
             # References into the template now point into the new schema; any outside it
             # (e.g. to a public table) are printed qualified and stay as they are.
-            definition = references.sub(f"REFERENCES {SCHEMA_TOKEN}.", definition)
+            definition = references.sub(f"REFERENCES {TARGET}.", definition)
         statements.append(
-            f"ALTER TABLE {SCHEMA_TOKEN}.{_quote(str(table))} "
+            f"ALTER TABLE {TARGET}.{_quote(str(table))} "
             f"ADD CONSTRAINT {_quote(str(name))} {definition}"
         )
 
@@ -207,7 +208,7 @@ def build_blueprint(source: str) -> Blueprint:
     on_table = re.compile(r" ON (ONLY )?" + re.escape(printed) + r"\.")
     for (definition,) in indexes:
         rewritten, found = on_table.subn(
-            lambda m: f" ON {m.group(1) or ''}{SCHEMA_TOKEN}.", str(definition), count=1
+            lambda m: f" ON {m.group(1) or ''}{TARGET}.", str(definition), count=1
         )
         if not found:
             raise UnsupportedTemplate(f"cannot place index: {definition}")
