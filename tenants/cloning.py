@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -40,7 +42,7 @@ _lock = threading.Lock()
 _blueprints: dict[str, Blueprint] = {}
 
 
-def _fetch(sql: str, params: list[object] | dict[str, object]) -> list[tuple[object, ...]]:
+def _fetch(sql: str, params: Sequence[str] | Mapping[str, str]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
@@ -56,7 +58,7 @@ def migration_state(source: str) -> tuple[int, int]:
         f"SELECT count(*), coalesce(max(id), 0) FROM {_quote(source)}.django_migrations", []
     )
     count, last = row[0]
-    return int(count), int(last)  # type: ignore[call-overload]
+    return int(count), int(last)
 
 
 def _check_supported(source: str) -> None:
