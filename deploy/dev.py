@@ -24,7 +24,7 @@ def _environment() -> dict[str, str]:
     env.setdefault("PYTHONUNBUFFERED", "1")
     if not env.get("DATABASE_URL") or not env.get("REDIS_URL"):
         sys.path.insert(0, str(ROOT))
-        from deploy import devservices  # type: ignore[attr-defined]
+        from deploy import devservices
 
         if not env.get("DATABASE_URL"):
             env["DATABASE_URL"] = devservices.ensure_postgres()
@@ -40,6 +40,9 @@ def _manage(env: dict[str, str], *args: str) -> None:
 
 
 def main() -> int:
+    # Ctrl-C must reach us even when started from a shell that ignores SIGINT for background
+    # jobs (Python would otherwise inherit the "ignore" and never raise KeyboardInterrupt).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     env = _environment()
     _manage(env, "migrate_schemas", "--noinput", "-v", "0")
     _manage(env, "seed_demo")

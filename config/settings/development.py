@@ -15,7 +15,7 @@ KESTREL_URL_PORT = "8000"
 
 if not DATABASE_URL or not REDIS_URL:
     # Imported lazily: production images do not ship the embedded servers.
-    from deploy import devservices  # type: ignore[attr-defined]
+    from deploy import devservices
 
     if not DATABASE_URL:
         DATABASES = {"default": database_config(devservices.ensure_postgres())}
