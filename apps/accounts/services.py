@@ -20,16 +20,26 @@ def _hash_token(token: str) -> str:
 
 @transaction.atomic
 def user_create(
-    *, email: str, password: str | None, full_name: str = "", is_superuser: bool = False
+    *,
+    email: str,
+    password: str | None = None,
+    password_hash: str | None = None,
+    full_name: str = "",
+    is_superuser: bool = False,
 ) -> User:
-    """Create a user in the current schema. A None password leaves the account unusable
-    until a password is set (e.g. through a reset link)."""
-    user = User.objects.create_user(
-        email=email, password=password, full_name=full_name, is_superuser=is_superuser
+    """Create a user in the current schema. Pass `password`, or `password_hash` made earlier
+    with make_password (so slow hashing can happen outside a caller's transaction); with
+    neither, the account cannot sign in until a password is set."""
+    user = User(
+        email=User.objects.normalize_email(email).lower(),
+        full_name=full_name,
+        is_superuser=is_superuser,
     )
-    if password is None:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
+    if password_hash is not None:
+        user.password = password_hash
+    else:
+        user.set_password(password)  # None gives an unusable password
+    user.save()
     return user
 
 
