@@ -32,7 +32,18 @@ node_modules/.installed: package.json package-lock.json
 static/dist/app.js: node_modules/.installed frontend/main.js
 	npm run build
 
-install: $(VENV)/.synced static/dist/app.js
+install: $(VENV)/.synced static/dist/app.js tools
+
+# Helm's engine for the chart's lint test (helm-sdkpy needs Python >= 3.12, in a venv of its
+# own). Where no such Python exists the chart test is skipped, loudly.
+HELM_PYTHON_FOUND := $(shell tools/helm/find_python.sh 2>/dev/null)
+tools: tools/helm/.venv/.synced
+tools/helm/.venv/.synced: tools/helm/pyproject.toml tools/helm/uv.lock | $(UV)
+	@if [ -n "$(HELM_PYTHON_FOUND)" ]; then \
+		UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --project tools/helm --python "$(HELM_PYTHON_FOUND)" && touch $@; \
+	else \
+		echo "WARNING: no Python >= 3.12 found: the Helm chart lint test will be SKIPPED"; \
+	fi
 
 dev: install
 	$(PY) deploy/dev.py
@@ -63,4 +74,4 @@ bench: install
 	$(PY) bench/routing.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) node_modules static/dist staticfiles .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml
+	rm -rf $(VENV) $(TOOLS) tools/helm/.venv node_modules static/dist staticfiles .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml

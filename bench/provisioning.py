@@ -37,12 +37,13 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from django.db import transaction  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
 
 from apps.accounts.services import user_create  # noqa: E402
 from apps.core.urls_util import tenant_host  # noqa: E402
 from tenants import provisioning, schemas, services  # noqa: E402
+from tenants.db import connection  # noqa: E402
 from tenants.models import Domain, Tenant  # noqa: E402
 from tenants.validators import schema_name_for_slug  # noqa: E402
 
@@ -91,7 +92,7 @@ def remove(slug: str) -> None:
 
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
     return {
         "median_ms": statistics.median(ordered) * 1000,
         "p90_ms": p90 * 1000,

@@ -62,17 +62,21 @@ def make_handler(with_tenancy: bool) -> WSGIHandler:
 
 
 def environ(host: str) -> dict[str, Any]:
-    base = RequestFactory()._base_environ(PATH_INFO="/trivial/", HTTP_HOST=host)
+    base: dict[str, Any] = RequestFactory()._base_environ(  # type: ignore[attr-defined]
+        PATH_INFO="/trivial/", HTTP_HOST=host
+    )
     base["wsgi.input"] = io.BytesIO(b"")
     return base
 
 
-def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
     assert status.startswith("200"), status
+    return None
 
 
-def timed_block(handler: WSGIHandler, host: str, count: int,
-                before_each: Callable[[], None] | None = None) -> float:
+def timed_block(
+    handler: WSGIHandler, host: str, count: int, before_each: Callable[[], None] | None = None
+) -> float:
     template = environ(host)
     started = time.perf_counter()
     for _ in range(count):
@@ -110,19 +114,27 @@ def main() -> int:
 
     per_request = {name: statistics.median(values) * 1000 for name, values in samples.items()}
     base = per_request["baseline"]
-    print(f"\nRouting overhead per request ({args.tenants} organisations, "
-          f"{args.blocks} blocks of {args.requests} requests)\n")
+    print(
+        f"\nRouting overhead per request ({args.tenants} organisations, "
+        f"{args.blocks} blocks of {args.requests} requests)\n"
+    )
     print("| stack | per request | overhead vs baseline | ratio to baseline |")
     print("|---|---|---|---|")
     for name, value in per_request.items():
         print(f"| {name} | {value:.3f} ms | {value - base:+.3f} ms | {value / base:.2f} |")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "routing.json").write_text(json.dumps({
-        "tenants": args.tenants, "per_request_ms": per_request,
-        "tenancy_overhead_ms": per_request["tenant"] - base,
-        "uncached_overhead_ms": per_request["uncached"] - base,
-    }, indent=2))
+    (out / "routing.json").write_text(
+        json.dumps(
+            {
+                "tenants": args.tenants,
+                "per_request_ms": per_request,
+                "tenancy_overhead_ms": per_request["tenant"] - base,
+                "uncached_overhead_ms": per_request["uncached"] - base,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
