@@ -4,6 +4,7 @@ organisation a test needs is cloned from the template, never migrated."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -16,6 +17,39 @@ from tests.factories import TenantSpec, ensure_tenant
 ALPHA = TenantSpec(slug="alpha", name="Alpha Ltd", owner_email="owner@alpha.test")
 BETA = TenantSpec(slug="beta", name="Beta GmbH", owner_email="owner@beta.test")
 PASSWORD = "a-long-test-password"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+) -> Iterator[None]:
+    """Always set up the test database, even for a run of browser tests alone (they reach it
+    through a server process, so pytest-django cannot tell they need it) - never the
+    development database."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            keepdb=keepdb,
+            aliases={"default"},  # type: ignore[arg-type]  # a set, as pytest-django passes
+        )
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock():
+            # Sessions left by server processes or browser-test threads would block the drop.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            teardown_databases(config, verbosity=request.config.option.verbose)
 
 
 @pytest.fixture(scope="session")
