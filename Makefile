@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_SETTINGS_MODULE ?= config.settings.development
 
-.PHONY: help install dev dev-stop test test-fast lint format bench tools clean
+.PHONY: help install dev dev-stop test test-fast screenshots lint format bench tools clean
 
 help:
 	@echo "make dev       start PostgreSQL, Redis, web, worker and beat with a demo tenant"
@@ -56,6 +56,10 @@ dev-stop: install
 test: install
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --create-db \
 		--cov --cov-report=term --cov-report=xml $(PYTEST_ARGS)
+
+# Re-take the README's screenshots (docs/screenshots/) with the browser tests.
+screenshots: install
+	UPDATE_SCREENSHOTS=1 DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest tests/browser -q
 
 test-fast: install
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --reuse-db -x -q $(PYTEST_ARGS)

@@ -18,7 +18,12 @@ from django.conf import settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# `make screenshots` refreshes the README's pictures; ordinary runs keep theirs out of git.
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS")
+    else ROOT / "test-results" / "screenshots"
+)
 SERVER_LOG = ROOT / "test-results" / "browser-server.log"
 CHROMIUM_ARGS = [
     "--no-sandbox",
