@@ -48,6 +48,13 @@ class HostTable:
             tenant = self._hosts[hostname]
         except KeyError:
             tenant = self._load(hostname)
+        else:
+            if tenant is None:
+                # "No such workspace" is trusted only against the current generation, so an
+                # organisation created a moment ago in another process is found at once.
+                # Unknown hosts are rare in real traffic; this costs them one Redis read.
+                self._sync_generation(now)
+                tenant = self._hosts[hostname] if hostname in self._hosts else self._load(hostname)
         # A copy, so per-request attributes never leak into the shared table.
         return copy.copy(tenant) if tenant is not None else None
 

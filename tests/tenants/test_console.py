@@ -109,6 +109,7 @@ def test_suspend_resume_are_audited(operator: Client) -> None:
     assert ("tenant.resumed", {}) in [(a, d) for a, d in actions]
     detail = operator.get("/console/tenants/suspendme/").content.decode()
     assert "tenant.suspended" in detail and "reason=unpaid" in detail
+    assert 'href="http://suspendme.localhost/"' in detail  # "Open workspace"
 
 
 def test_delete_needs_typed_confirmation(operator: Client) -> None:

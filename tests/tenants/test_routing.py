@@ -132,3 +132,13 @@ def test_readyz_reports_a_dead_redis(settings: object, tenant_a: Tenant) -> None
 def test_responses_carry_strict_csp(public_client: Client) -> None:
     policy = public_client.get("/")["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "unsafe-inline" not in policy
+
+
+def test_a_host_unknown_here_is_found_once_another_process_creates_it(db: None) -> None:
+    from tenants.provisioning import tenant_provision
+
+    other_process = HostTable()
+    assert other_process.lookup("latecomer.localhost") is None
+    tenant_provision(slug="latecomer", name="Late", owner_email="l@l.test", use_pool=False)
+    # No waiting for the recheck interval: the negative answer is re-validated at once.
+    assert _found(other_process, "latecomer.localhost").slug == "latecomer"
