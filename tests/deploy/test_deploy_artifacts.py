@@ -157,3 +157,13 @@ def test_entrypoint_roles_match_the_chart(tmp_path: Path) -> None:
         assert re.search(rf"^\s+{role}\)", entrypoint, flags=re.M), role
     # the shell script is valid
     subprocess.run(["sh", "-n", str(ROOT / "deploy" / "entrypoint.sh")], check=True)
+
+
+def test_one_image_runs_every_role_in_chart_and_compose() -> None:
+    for name in ("web", "worker", "beat", "migrate-job"):
+        text = (CHART / "templates" / f"{name}.yaml").read_text()
+        assert re.findall(r"image: (.+)", text) == ['{{ include "kestrel.image" . }}'], name
+    services = _compose()["services"]
+    images = {services[role]["image"] for role in (*ROLES, "migrate")}
+    builds = {services[role]["build"]["dockerfile"] for role in (*ROLES, "migrate")}
+    assert len(images) == 1 and builds == {"deploy/Dockerfile"}
