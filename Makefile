@@ -32,7 +32,7 @@ node_modules/.installed: package.json package-lock.json
 static/dist/app.js: node_modules/.installed frontend/main.js
 	npm run build
 
-install: $(VENV)/.synced static/dist/app.js tools
+install: $(VENV)/.synced static/dist/app.js
 
 # Helm's engine for the chart's lint test (helm-sdkpy needs Python >= 3.12, in a venv of its
 # own). Where no such Python exists the chart test is skipped, loudly.
@@ -53,7 +53,7 @@ dev-stop: install
 
 # The whole suite, with line and branch coverage of the product's code. Browser tests run
 # against Debian's Chromium at /usr/bin/chromium and are skipped, loudly, only if it is absent.
-test: install
+test: install tools
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --create-db \
 		--cov --cov-report=term --cov-report=xml $(PYTEST_ARGS)
 
@@ -61,7 +61,7 @@ test: install
 screenshots: install
 	UPDATE_SCREENSHOTS=1 DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest tests/browser -q
 
-test-fast: install
+test-fast: install tools
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --reuse-db -x -q $(PYTEST_ARGS)
 
 lint: install
