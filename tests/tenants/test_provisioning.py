@@ -112,3 +112,10 @@ def test_provision_command_prints_url_last(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == "http://cli-co.localhost:8000/"
     assert connection.schema_name == "public"
+
+
+def test_library_create_tenant_command_points_to_provision_tenant() -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="provision_tenant"):
+        call_command("create_tenant", "acme")
