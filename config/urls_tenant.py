@@ -1,6 +1,7 @@
 """URLs of every organisation's subdomain: the CRM web app and its REST API."""
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from apps.core.web import views as core_views
 
@@ -8,6 +9,10 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("api/v1/", include("apps.core.api.urls")),
+    # The split view serves its script as a file, so the docs page passes the strict CSP.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("settings/api-keys/", include("apps.apikeys.web.urls")),
+    path("settings/audit/", include("apps.audit.web.urls")),
     path("accounts/", include("apps.accounts.web.urls")),
     path("", include("apps.core.web.urls")),
 ]

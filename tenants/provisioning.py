@@ -21,7 +21,8 @@ from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
-from apps.accounts.services import user_create
+from apps.accounts.roles import Role
+from apps.accounts.services import user_create, user_set_role
 from apps.core.urls_util import host_url, tenant_host
 
 from . import schemas
@@ -123,6 +124,7 @@ def tenant_provision(
                     full_name=owner_name,
                     is_superuser=True,
                 )
+                user_set_role(user=owner, role=Role.OWNER)
             seconds = time.perf_counter() - started - hashing
             audit_record(
                 actor=actor,

@@ -54,6 +54,9 @@ def rename_schema(old: str, new: str) -> None:
 
 def drop_schema(name: str) -> None:
     with connection.cursor() as cursor:
+        # Deferred foreign-key checks still pending in this transaction (e.g. the schema was
+        # filled earlier in it) would block the drop; run them now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"DROP SCHEMA IF EXISTS {quote(name)} CASCADE")
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import factory
 from django_tenants.utils import schema_context
@@ -42,7 +43,7 @@ def ensure_tenant(spec: TenantSpec, *, password: str) -> Tenant:
     return tenant
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("email",)
@@ -50,3 +51,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"user{n}@example.test")
     full_name = factory.Faker("name")
     password = factory.django.Password("a-long-test-password")
+
+
+def make_user(**fields: Any) -> User:
+    """A saved user in the current schema (typed, unlike the factory call)."""
+    return cast(User, UserFactory(**fields))

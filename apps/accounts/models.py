@@ -10,6 +10,8 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
+from .roles import ADMIN_ROLES, Role, role_of_groups
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -50,6 +52,15 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.full_name or self.email
+
+    @property
+    def role(self) -> Role | None:
+        """The user's role, from their role groups (prefetch `groups` on lists)."""
+        return role_of_groups({group.name for group in self.groups.all()})
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_superuser or self.role in ADMIN_ROLES
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

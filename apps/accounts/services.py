@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import LoginHandoff, User
+from .roles import Role, group_name
 
 HANDOFF_LIFETIME = timedelta(seconds=60)
 
@@ -68,3 +69,14 @@ def login_handoff_redeem(*, token: str) -> User | None:
     handoff.used_at = timezone.now()
     handoff.save(update_fields=["used_at"])
     return handoff.user
+
+
+@transaction.atomic
+def user_set_role(*, user: User, role: Role | str) -> User:
+    """Put `user` in exactly one role group."""
+    from django.contrib.auth.models import Group
+
+    role_groups = Group.objects.filter(name__in=[group_name(r) for r in Role])
+    user.groups.remove(*role_groups)
+    user.groups.add(Group.objects.get(name=group_name(role)))
+    return user

@@ -33,6 +33,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.core.api.middleware.RateLimitHeadersMiddleware",
+    "apps.core.api.middleware.IdempotencyMiddleware",
 ]
 
 TEMPLATES = [

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Keys first: an Authorization header decides, and its challenge makes anonymous calls 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.apikeys.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "apps.core.api.permissions.KeyScopeAllows",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.throttling.KeyAndOrganisationRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -16,4 +24,21 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Kestrel CRM API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Served from our own static files: no CDN, and the page passes the strict CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiKey": {"type": "http", "scheme": "bearer", "description": "kst_… API key"}
+        }
+    },
+    "SECURITY": [{"ApiKey": []}],
+}
+
+# Requests allowed per window (seconds), per API key (or user) and per organisation.
+API_RATE_LIMITS: dict[str, dict[str, tuple[int, int]]] = {
+    "free": {"key": (100, 10), "organisation": (500, 10)},
+    "team": {"key": (100, 10), "organisation": (1000, 10)},
+    "business": {"key": (300, 10), "organisation": (3000, 10)},
 }

@@ -30,10 +30,12 @@ TENANT_APPS: list[str] = [
     "guardian",
     "apps.accounts",
     "apps.core",
+    "apps.audit",
+    "apps.apikeys",
 ]
 
 INSTALLED_APPS: list[str] = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
-INSTALLED_APPS += ["rest_framework", "drf_spectacular"]
+INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar"]
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"

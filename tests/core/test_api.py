@@ -9,15 +9,19 @@ from apps.core.api.errors import exception_handler
 pytestmark = pytest.mark.django_db
 
 
-def test_api_root_names_the_caller_and_organisation(owner_client_a: Client) -> None:
-    body = owner_client_a.get("/api/v1/").json()
-    assert body["organisation"] == {"slug": "alpha", "name": "Alpha Ltd"}
-    assert body["user"]["email"] == "owner@alpha.test"
+def test_api_root_and_me_name_the_caller_and_organisation(owner_client_a: Client) -> None:
+    for path in ("/api/v1/", "/api/v1/me/"):
+        body = owner_client_a.get(path).json()
+        assert body["type"] == "user"
+        assert body["organisation"] == {"slug": "alpha", "name": "Alpha Ltd", "plan": "free"}
+        assert body["user"]["email"] == "owner@alpha.test"
+        assert body["role"] == "owner"
 
 
-def test_api_without_credentials_uses_the_envelope(client_a: Client) -> None:
-    response = client_a.get("/api/v1/")
-    assert response.status_code == 403
+def test_api_without_credentials_is_401_in_the_envelope(client_a: Client) -> None:
+    response = client_a.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
     assert response.json() == {
         "error": {
             "code": "not_authenticated",
@@ -28,14 +32,18 @@ def test_api_without_credentials_uses_the_envelope(client_a: Client) -> None:
     }
 
 
-def test_openapi_schema_is_served(owner_client_a: Client) -> None:
-    response = owner_client_a.get("/api/v1/schema/")
-    assert response.status_code == 200
-    assert b"openapi: 3" in response.content
+def test_openapi_schema_and_docs_are_served(owner_client_a: Client) -> None:
+    schema = owner_client_a.get("/api/v1/schema/")
+    assert schema.status_code == 200
+    assert b"openapi: 3" in schema.content and b"/api/v1/api-keys/" in schema.content
+    docs = owner_client_a.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()
+    assert b"cdn" not in docs.content.lower()  # assets come from our own static files
 
 
 def test_method_not_allowed_code(owner_client_a: Client) -> None:
-    response = owner_client_a.delete("/api/v1/")
+    response = owner_client_a.delete("/api/v1/me/")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
 

@@ -14,14 +14,19 @@ pytestmark = pytest.mark.django_db
 
 
 def test_seed_demo_is_idempotent_and_signs_in() -> None:
-    out = io.StringIO()
+    out, again = io.StringIO(), io.StringIO()
     call_command("seed_demo", stdout=out, stderr=io.StringIO())
-    call_command("seed_demo", stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("seed_demo", stdout=again, stderr=io.StringIO())
+    key = out.getvalue().strip().splitlines()[-1].split(": ")[-1]
+    assert key.startswith("kst_") and "kst_" not in again.getvalue()  # issued once only
+    api = Client(HTTP_HOST="demo.localhost", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert api.get("/api/v1/me/").json()["role"] == "readonly"
     assert "http://demo.localhost:8000/" in out.getvalue()
     assert "owner@demo.kestrel.test / kestrel-demo-2026" in out.getvalue()
     tenant = Tenant.objects.get(slug="demo")
     with schema_context(tenant.schema_name):
-        assert User.objects.count() == 4
+        assert User.objects.count() == 5
+        assert User.objects.get(email="lena@demo.kestrel.test").role == "rep"
         client = Client(HTTP_HOST="demo.localhost")
         assert client.login(email="maya@demo.kestrel.test", password="kestrel-demo-2026")
     assert b"Demo Sales Co" in client.get("/").content

@@ -21,6 +21,8 @@ class ErrorCode(enum.StrEnum):
     THROTTLED = "rate_limited"
     CONFLICT = "conflict"
     TENANT_SUSPENDED = "tenant_suspended"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
     SERVER_ERROR = "server_error"
 
 

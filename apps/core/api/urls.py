@@ -1,9 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from . import views
 
 urlpatterns = [
     path("", views.api_root, name="api-root"),
+    path("me/", views.me, name="api-me"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("", include("apps.apikeys.api.urls")),
 ]

@@ -9,6 +9,10 @@ from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
+from apps.accounts.roles import Role
+from apps.accounts.services import user_set_role
+from apps.apikeys.models import ApiKey
+from apps.apikeys.services import api_key_create
 from apps.core.urls_util import host_url, tenant_host
 from tenants.db import connection
 from tenants.models import Plan, Tenant
@@ -18,10 +22,12 @@ DEMO_SLUG = "demo"
 DEMO_OWNER = "owner@demo.kestrel.test"
 DEMO_PASSWORD = "kestrel-demo-2026"  # noqa: S105 - published demo credentials, dev only
 OPERATOR_EMAIL = "operator@kestrel.test"
+DEMO_KEY_NAME = "Demo read-only integration"
 TEAM = [
-    ("Maya Patel", "maya@demo.kestrel.test"),
-    ("Tom Becker", "tom@demo.kestrel.test"),
-    ("Lena Okafor", "lena@demo.kestrel.test"),
+    ("Maya Patel", "maya@demo.kestrel.test", Role.ADMIN),
+    ("Tom Becker", "tom@demo.kestrel.test", Role.MANAGER),
+    ("Lena Okafor", "lena@demo.kestrel.test", Role.REP),
+    ("Sam Reader", "sam@demo.kestrel.test", Role.READONLY),
 ]
 
 
@@ -46,14 +52,23 @@ class Command(BaseCommand):
                 plan=Plan.TEAM,
                 actor="seed",
             ).tenant
+        new_key = None
         with schema_context(tenant.schema_name):
-            for full_name, email in TEAM:
+            for full_name, email, role in TEAM:
                 user, created = User.objects.get_or_create(
                     email=email, defaults={"full_name": full_name}
                 )
                 if created:
                     user.set_password(password)
                     user.save(update_fields=["password"])
+                    user_set_role(user=user, role=role)
+            if not ApiKey.objects.filter(name=DEMO_KEY_NAME).exists():
+                new_key = api_key_create(
+                    name=DEMO_KEY_NAME,
+                    role=Role.READONLY,
+                    scopes="*:read",
+                    created_by=User.objects.get(email=DEMO_OWNER),
+                ).secret
         self.stdout.write(
             "\n".join(
                 [
@@ -63,9 +78,13 @@ class Command(BaseCommand):
                     f"    sign in as  {DEMO_OWNER} / {password}",
                     f"  console       {host_url(_base(), '/console/')}",
                     f"    sign in as  {OPERATOR_EMAIL} / {password}",
+                    "  team          " + ", ".join(f"{e} ({r.label})" for _, e, r in TEAM),
+                    f"  API docs      {host_url(tenant_host(DEMO_SLUG), '/api/docs/')}",
                 ]
             )
         )
+        if new_key:
+            self.stdout.write(f"  read-only API key (shown once): {new_key}")
 
 
 def _base() -> str:
