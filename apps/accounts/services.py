@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from .models import LoginHandoff, User
+from .models import Invitation, LoginHandoff, User
 from .roles import Role, group_name
 
 HANDOFF_LIFETIME = timedelta(seconds=60)
@@ -79,4 +82,157 @@ def user_set_role(*, user: User, role: Role | str) -> User:
     role_groups = Group.objects.filter(name__in=[group_name(r) for r in Role])
     user.groups.remove(*role_groups)
     user.groups.add(Group.objects.get(name=group_name(role)))
+    return user
+
+
+INVITATION_LIFETIME = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str  # only in the email (and shown once to the inviter); never stored
+
+
+def _admins_left_after(user: User, *, new_role: Role | None) -> int:
+    """How many active Owners would remain if `user` changed to `new_role` (None: left)."""
+    owners = User.objects.filter(is_active=True, groups__name=group_name(Role.OWNER)).distinct()
+    remaining = owners.exclude(pk=user.pk).count()
+    return remaining + (1 if new_role == Role.OWNER else 0)
+
+
+@transaction.atomic
+def invitation_create(
+    *, email: str, role: Role | str, invited_by: User | None, ip_address: str | None = None
+) -> IssuedInvitation:
+    """Invite `email` with `role`; refuses addresses that already belong to a member."""
+    from apps.audit.services import audit_record
+
+    email = User.objects.normalize_email(email).strip().lower()
+    validate_email(email)
+    if role not in Role.values:
+        raise ValidationError(f'Unknown role "{role}".', code="role_unknown")
+    if User.objects.filter(email=email).exists():
+        raise ValidationError(
+            f"{email} is already a member of this organisation.", code="already_member"
+        )
+    # A fresh invitation replaces any earlier one still pending for the same address.
+    Invitation.objects.filter(
+        email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        email=email,
+        role=role,
+        token_hash=_hash_token(token),
+        invited_by=invited_by,
+        expires_at=timezone.now() + INVITATION_LIFETIME,
+    )
+    audit_record(
+        action="user.invited",
+        actor=invited_by,
+        target=invitation,
+        detail={"email": email, "role": str(role)},
+        ip_address=ip_address,
+    )
+    return IssuedInvitation(invitation=invitation, token=token)
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    invitation = Invitation.objects.filter(token_hash=_hash_token(token)).first()
+    return invitation if invitation is not None and invitation.is_pending else None
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, full_name: str, password: str) -> User:
+    """Create the invitee's account with the invited role. Works once."""
+    from apps.audit.services import audit_record
+
+    invitation = (
+        Invitation.objects.select_for_update().filter(token_hash=_hash_token(token)).first()
+    )
+    if invitation is None or not invitation.is_pending:
+        raise ValidationError(
+            "This invitation has expired or was already used.", code="invitation_invalid"
+        )
+    if User.objects.filter(email=invitation.email).exists():
+        raise ValidationError(f"{invitation.email} is already a member.", code="already_member")
+    user = user_create(email=invitation.email, password=password, full_name=full_name)
+    user_set_role(user=user, role=invitation.role)
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    audit_record(
+        action="user.joined",
+        actor=user,
+        target=user,
+        detail={"role": invitation.role, "invited_by": invitation.invited_by_id},
+    )
+    return user
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User | None) -> None:
+    from apps.audit.services import audit_record
+
+    if invitation.revoked_at is None and invitation.accepted_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            action="user.invitation_revoked",
+            actor=actor,
+            target=invitation,
+            detail={"email": invitation.email},
+        )
+
+
+@transaction.atomic
+def user_change_role(
+    *, user: User, role: Role | str, actor: User | None, ip_address: str | None = None
+) -> User:
+    """Change a member's role; the organisation always keeps at least one active Owner."""
+    from apps.audit.services import audit_record
+
+    old = user.role
+    if role not in Role.values:
+        raise ValidationError(f'Unknown role "{role}".', code="role_unknown")
+    if (
+        old == Role.OWNER
+        and role != Role.OWNER
+        and _admins_left_after(user, new_role=Role(role)) == 0
+    ):
+        raise ValidationError(
+            "The organisation needs at least one Owner; make someone else Owner first.",
+            code="last_owner",
+        )
+    user_set_role(user=user, role=role)
+    audit_record(
+        action="user.role_changed",
+        actor=actor,
+        target=user,
+        detail={"email": user.email, "from": str(old) if old else None, "to": str(role)},
+        ip_address=ip_address,
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_active(
+    *, user: User, active: bool, actor: User | None, ip_address: str | None = None
+) -> User:
+    """Deactivate (they can no longer sign in; their records stay) or reactivate a member."""
+    from apps.audit.services import audit_record
+
+    if not active and actor is not None and user.pk == actor.pk:
+        raise ValidationError("You cannot deactivate yourself.", code="self_deactivation")
+    if not active and user.role == Role.OWNER and _admins_left_after(user, new_role=None) == 0:
+        raise ValidationError("The last active Owner cannot be deactivated.", code="last_owner")
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    audit_record(
+        action="user.reactivated" if active else "user.deactivated",
+        actor=actor,
+        target=user,
+        detail={"email": user.email},
+        ip_address=ip_address,
+    )
     return user
