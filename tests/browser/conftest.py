@@ -151,3 +151,15 @@ def shot(page: Any, name: str) -> None:
 def assert_csp_clean(page: Any) -> None:
     assert page.evaluate("window.__cspViolations") == []
     assert [e for e in page.console_errors if "Content Security Policy" in e] == []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing browser test leaves a screenshot of what the browser showed."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.when == "call" and report.failed and page is not None:
+        failures = ROOT / "test-results" / "failures"
+        failures.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(failures / f"{item.name}.png"))

@@ -146,3 +146,50 @@ def test_keyboard_reaches_the_form_through_the_skip_link(page: Any, server: str)
     assert page.evaluate("document.activeElement.id") == "main"
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "id_organisation"
+
+
+def test_owner_invites_a_rep_who_cannot_open_settings(
+    page: Any, browser: Any, server: str, created: list[str]
+) -> None:
+    slug = _unique("hooli")
+    created.append(slug)
+    page.goto(f"http://localhost:{server}/signup/")
+    page.get_by_label("Organisation name").fill("Hooli")
+    page.get_by_label("Workspace address").fill(slug)
+    page.get_by_label("Your name").fill("Gavin Belson")
+    page.get_by_label("Work email").fill("gavin@hooli.test")
+    page.get_by_label("Password").fill("tethics-and-more-2026")
+    page.get_by_role("button", name="Create workspace").click()
+    page.wait_for_url(f"http://{slug}.localhost:{server}/")
+
+    # Sign out and back in with the password, as the owner will from now on.
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Email").fill("gavin@hooli.test")
+    page.get_by_label("Password").fill("tethics-and-more-2026")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Users").click()
+    page.get_by_label("Email", exact=True).fill("richard@hooli.test")
+    page.get_by_label("Role", exact=True).select_option("rep")
+    page.get_by_role("button", name="Send invitation").click()
+    link = page.locator("#invite-link").inner_text()
+    assert page.get_by_text("Invitation sent to richard@hooli.test").is_visible()
+    assert_csp_clean(page)
+    shot(page, "settings-users")
+
+    invitee = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    invitee.goto(link)
+    assert invitee.get_by_text("Sales rep").first.is_visible()
+    invitee.get_by_label("Your name").fill("Richard Hendricks")
+    invitee.get_by_label("Choose a password").fill("middle-out-compression")
+    invitee.get_by_role("button", name="Join").click()
+    invitee.wait_for_url(f"http://{slug}.localhost:{server}/")
+    assert "Sales rep" in invitee.locator(".topbar").inner_text()
+    assert invitee.get_by_role("link", name="Users").count() == 0
+    refused = invitee.goto(f"http://{slug}.localhost:{server}/settings/users/")
+    assert refused.status == 403
+    assert invitee.get_by_role("heading", name="Admins only").is_visible()
+    invitee.context.close()
+
+    page.goto(f"http://{slug}.localhost:{server}/settings/audit/")
+    log = page.locator("table").inner_text()
+    assert "user.invited" in log and "user.joined" in log
