@@ -12,7 +12,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Invitation, LoginHandoff, User
+from .models import Invitation, LoginHandoff, Team, User
 from .roles import Role, group_name
 
 HANDOFF_LIFETIME = timedelta(seconds=60)
@@ -236,3 +236,58 @@ def user_set_active(
         ip_address=ip_address,
     )
     return user
+
+
+@transaction.atomic
+def team_create(*, name: str, manager: User | None, actor: User | None) -> Team:
+    from apps.audit.services import audit_record
+
+    name = name.strip()
+    if not name:
+        raise ValidationError("The team needs a name.", code="name_required")
+    if Team.objects.filter(name__iexact=name).exists():
+        raise ValidationError(f'There is already a team called "{name}".', code="team_exists")
+    team = Team.objects.create(name=name, manager=manager)
+    if manager is not None:
+        team.members.add(manager)
+    audit_record(
+        action="team.created",
+        actor=actor,
+        target=team,
+        detail={"name": name, "manager": manager.email if manager else None},
+    )
+    return team
+
+
+@transaction.atomic
+def team_update(
+    *, team: Team, manager: User | None, members: list[User], actor: User | None
+) -> Team:
+    """Set the team's manager and members (the manager is always a member)."""
+    from apps.audit.services import audit_record
+
+    before = {m.email for m in team.members.all()}
+    wanted = {*members, *([manager] if manager else [])}
+    team.manager = manager
+    team.save(update_fields=["manager"])
+    team.members.set(wanted)
+    after = {m.email for m in wanted}
+    audit_record(
+        action="team.changed",
+        actor=actor,
+        target=team,
+        detail={
+            "manager": manager.email if manager else None,
+            "added": sorted(after - before),
+            "removed": sorted(before - after),
+        },
+    )
+    return team
+
+
+@transaction.atomic
+def team_delete(*, team: Team, actor: User | None) -> None:
+    from apps.audit.services import audit_record
+
+    audit_record(action="team.deleted", actor=actor, target=team, detail={"name": team.name})
+    team.delete()

@@ -54,3 +54,25 @@ class ProfileForm(forms.ModelForm):  # type: ignore[type-arg,unused-ignore]  # n
     class Meta:
         model = User
         fields = ["full_name", "time_zone", "locale"]
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    manager = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["manager"].queryset = User.objects.filter(is_active=True)  # type: ignore[attr-defined]
+
+
+class TeamMembersForm(forms.Form):
+    manager = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    members = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        active = User.objects.filter(is_active=True)
+        self.fields["manager"].queryset = active  # type: ignore[attr-defined]
+        self.fields["members"].queryset = active  # type: ignore[attr-defined]

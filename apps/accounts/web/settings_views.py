@@ -1,6 +1,9 @@
-"""Settings → Users: members, roles, invitations, deactivation. Owners and Admins only."""
+"""Settings → Users and Teams: members, roles, invitations, deactivation, teams.
+Owners and Admins only."""
 
 from __future__ import annotations
+
+from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -11,15 +14,23 @@ from django.views.decorators.http import require_POST
 
 from apps.core.ratelimit import client_ip
 
-from ..models import Invitation, User
+from ..models import Invitation, Team, User
 from ..services import (
     invitation_create,
     invitation_revoke,
+    team_create,
+    team_delete,
+    team_update,
     user_change_role,
     user_set_active,
 )
 from .decorators import admin_required
-from .forms import InviteForm, RoleForm
+from .forms import InviteForm, RoleForm, TeamForm, TeamMembersForm
+
+
+def _me(request: HttpRequest) -> User:
+    # admin_required has already established a signed-in member.
+    return cast(User, request.user)
 
 
 @admin_required
@@ -31,7 +42,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
             issued = invitation_create(
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
-                invited_by=request.user,  # type: ignore[arg-type]
+                invited_by=_me(request),
                 ip_address=client_ip(request),
             )
         except ValidationError as exc:
@@ -82,7 +93,7 @@ def user_role(request: HttpRequest, pk: int) -> HttpResponse:
             user_change_role(
                 user=member,
                 role=form.cleaned_data["role"],
-                actor=request.user,  # type: ignore[arg-type]
+                actor=_me(request),
                 ip_address=client_ip(request),
             )
         except ValidationError as exc:
@@ -103,7 +114,7 @@ def user_active(request: HttpRequest, pk: int) -> HttpResponse:
         user_set_active(
             user=member,
             active=active,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=_me(request),
             ip_address=client_ip(request),
         )
     except ValidationError as exc:
@@ -121,6 +132,51 @@ def user_active(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def invitation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=pk)
-    invitation_revoke(invitation=invitation, actor=request.user)  # type: ignore[arg-type]
+    invitation_revoke(invitation=invitation, actor=_me(request))
     messages.success(request, f"Invitation for {invitation.email} withdrawn.")
     return redirect("members:list")
+
+
+@admin_required
+def team_list(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team = team_create(
+                name=form.cleaned_data["name"],
+                manager=form.cleaned_data["manager"],
+                actor=_me(request),
+            )
+        except ValidationError as exc:
+            form.add_error("name", exc)
+        else:
+            messages.success(request, f"Team {team.name} created.")
+            return redirect("teams:detail", pk=team.pk)
+    teams = Team.objects.select_related("manager").prefetch_related("members")
+    return render(request, "accounts/settings_teams.html", {"teams": teams, "form": form})
+
+
+@admin_required
+def team_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    team = get_object_or_404(Team, pk=pk)
+    initial = {"manager": team.manager, "members": list(team.members.all())}
+    form = TeamMembersForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        team_update(
+            team=team,
+            manager=form.cleaned_data["manager"],
+            members=list(form.cleaned_data["members"]),
+            actor=_me(request),
+        )
+        messages.success(request, f"Team {team.name} saved.")
+        return redirect("teams:detail", pk=team.pk)
+    return render(request, "accounts/settings_team.html", {"team": team, "form": form})
+
+
+@admin_required
+@require_POST
+def team_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    team = get_object_or_404(Team, pk=pk)
+    team_delete(team=team, actor=_me(request))
+    messages.success(request, f"Team {team.name} deleted; its members keep their accounts.")
+    return redirect("teams:list")
