@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("settings/users/", include("apps.accounts.web.settings_urls")),
     path("settings/teams/", include("apps.accounts.web.team_urls")),
+    path("settings/roles/", include("apps.accounts.web.role_urls")),
     path("settings/api-keys/", include("apps.apikeys.web.urls")),
     path("settings/audit/", include("apps.audit.web.urls")),
     path("accounts/", include("apps.accounts.web.urls")),

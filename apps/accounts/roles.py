@@ -29,3 +29,8 @@ def role_of_groups(group_names: set[str]) -> Role | None:
         if group_name(role) in group_names:
             return role
     return None
+
+
+# Apps whose model permissions Admins adjust per role in Settings → Roles; each CRM app
+# adds its label here as it arrives.
+ROLE_MANAGED_APPS: tuple[str, ...] = ("accounts", "apikeys", "audit")

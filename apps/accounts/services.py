@@ -291,3 +291,37 @@ def team_delete(*, team: Team, actor: User | None) -> None:
 
     audit_record(action="team.deleted", actor=actor, target=team, detail={"name": team.name})
     team.delete()
+
+
+@transaction.atomic
+def role_set_permissions(
+    *, role: Role | str, permission_ids: set[int], actor: User | None, ip_address: str | None = None
+) -> None:
+    """Replace the role's model permissions within the adjustable apps. The Owner role always
+    holds every permission and cannot be changed."""
+    from django.contrib.auth.models import Group, Permission
+
+    from apps.audit.services import audit_record
+
+    from .roles import ROLE_MANAGED_APPS
+
+    if role == Role.OWNER:
+        raise ValidationError("The Owner role always has every permission.", code="owner_fixed")
+    group = Group.objects.get(name=group_name(role))
+    managed = Permission.objects.filter(content_type__app_label__in=ROLE_MANAGED_APPS)
+    before = set(group.permissions.filter(pk__in=managed).values_list("codename", flat=True))
+    wanted = managed.filter(pk__in=permission_ids)
+    group.permissions.remove(*managed.exclude(pk__in=permission_ids))
+    group.permissions.add(*wanted)
+    after = set(wanted.values_list("codename", flat=True))
+    if before != after:
+        audit_record(
+            action="role.permissions_changed",
+            actor=actor,
+            detail={
+                "role": str(role),
+                "added": sorted(after - before),
+                "removed": sorted(before - after),
+            },
+            ip_address=ip_address,
+        )

@@ -18,6 +18,7 @@ from ..models import Invitation, Team, User
 from ..services import (
     invitation_create,
     invitation_revoke,
+    role_set_permissions,
     team_create,
     team_delete,
     team_update,
@@ -180,3 +181,32 @@ def team_remove(request: HttpRequest, pk: int) -> HttpResponse:
     team_delete(team=team, actor=_me(request))
     messages.success(request, f"Team {team.name} deleted; its members keep their accounts.")
     return redirect("teams:list")
+
+
+@admin_required
+def role_permissions(request: HttpRequest) -> HttpResponse:
+    """A table of model permissions by role, with a checkbox per cell."""
+    from django.contrib.auth.models import Group, Permission
+
+    from ..roles import ROLE_MANAGED_APPS, Role, group_name
+
+    permissions = list(
+        Permission.objects.filter(content_type__app_label__in=ROLE_MANAGED_APPS)
+        .select_related("content_type")
+        .order_by("content_type__app_label", "content_type__model", "codename")
+    )
+    editable = [role for role in Role if role != Role.OWNER]
+    if request.method == "POST":
+        for role in editable:
+            chosen = {int(v) for v in request.POST.getlist(f"role-{role.value}") if v.isdigit()}
+            role_set_permissions(
+                role=role, permission_ids=chosen, actor=_me(request), ip_address=client_ip(request)
+            )
+        messages.success(request, "Role permissions saved.")
+        return redirect("roles:list")
+    held = {
+        role: set(Group.objects.get(name=group_name(role)).permissions.values_list("pk", flat=True))
+        for role in editable
+    }
+    rows = [(p, [(role, p.pk in held[role]) for role in editable]) for p in permissions]
+    return render(request, "accounts/settings_roles.html", {"rows": rows, "roles": editable})
