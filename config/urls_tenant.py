@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("apps.core.api.urls")),
     # The split view serves its script as a file, so the docs page passes the strict CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("companies/", include("apps.companies.web.urls")),
     path("settings/users/", include("apps.accounts.web.settings_urls")),
     path("settings/teams/", include("apps.accounts.web.team_urls")),
     path("settings/roles/", include("apps.accounts.web.role_urls")),

@@ -121,6 +121,10 @@ class Team(models.Model):
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_teams"
     )
     members = models.ManyToManyField(User, blank=True, related_name="teams")
+    # Mirrors the members, so records can be shared with the team through object permissions.
+    group = models.OneToOneField(
+        "auth.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="team"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -247,9 +247,14 @@ def team_create(*, name: str, manager: User | None, actor: User | None) -> Team:
         raise ValidationError("The team needs a name.", code="name_required")
     if Team.objects.filter(name__iexact=name).exists():
         raise ValidationError(f'There is already a team called "{name}".', code="team_exists")
+    from django.contrib.auth.models import Group
+
     team = Team.objects.create(name=name, manager=manager)
+    team.group = Group.objects.create(name=f"team:{team.pk}")
+    team.save(update_fields=["group"])
     if manager is not None:
         team.members.add(manager)
+        team.group.user_set.add(manager)
     audit_record(
         action="team.created",
         actor=actor,
@@ -271,6 +276,8 @@ def team_update(
     team.manager = manager
     team.save(update_fields=["manager"])
     team.members.set(wanted)
+    if team.group is not None:
+        team.group.user_set.set(wanted)
     after = {m.email for m in wanted}
     audit_record(
         action="team.changed",
@@ -290,7 +297,10 @@ def team_delete(*, team: Team, actor: User | None) -> None:
     from apps.audit.services import audit_record
 
     audit_record(action="team.deleted", actor=actor, target=team, detail={"name": team.name})
+    group = team.group
     team.delete()
+    if group is not None:
+        group.delete()  # and with it every share made with the team
 
 
 @transaction.atomic

@@ -32,6 +32,7 @@ TENANT_APPS: list[str] = [
     "apps.core",
     "apps.audit",
     "apps.apikeys",
+    "apps.companies",
 ]
 
 INSTALLED_APPS: list[str] = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -27,7 +27,14 @@ def test_seed_demo_is_idempotent_and_signs_in() -> None:
     with schema_context(tenant.schema_name):
         assert User.objects.count() == 5
         assert User.objects.get(email="lena@demo.kestrel.test").role == "rep"
-        client = Client(HTTP_HOST="demo.localhost")
+    lena = Client(HTTP_HOST="demo.localhost")
+    with schema_context(tenant.schema_name):
+        assert lena.login(email="lena@demo.kestrel.test", password="kestrel-demo-2026")
+    names = lena.get("/api/v1/companies/").json()["results"]
+    # her own two, and the one shared with her; not Maya's, Tom's or the owner's others
+    assert sorted(c["name"] for c in names) == ["Acme Corporation", "Globex", "Umbrella Health"]
+    client = Client(HTTP_HOST="demo.localhost")
+    with schema_context(tenant.schema_name):
         assert client.login(email="maya@demo.kestrel.test", password="kestrel-demo-2026")
     assert b"Demo Sales Co" in client.get("/").content
     operator = Client(HTTP_HOST="localhost")

@@ -8,4 +8,5 @@ urlpatterns = [
     path("me/", views.me, name="api-me"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("apps.apikeys.api.urls")),
+    path("", include("apps.companies.api.urls")),
 ]

@@ -8,11 +8,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import schema_context
 
-from apps.accounts.models import User
+from apps.accounts.models import Team, User
 from apps.accounts.roles import Role
-from apps.accounts.services import user_set_role
+from apps.accounts.services import team_create, team_update, user_set_role
 from apps.apikeys.models import ApiKey
 from apps.apikeys.services import api_key_create
+from apps.companies.models import Company
+from apps.companies.services import company_share
 from apps.core.urls_util import host_url, tenant_host
 from tenants.db import connection
 from tenants.models import Plan, Tenant
@@ -62,6 +64,7 @@ class Command(BaseCommand):
                     user.set_password(password)
                     user.save(update_fields=["password"])
                     user_set_role(user=user, role=role)
+            _seed_teams_and_companies()
             if not ApiKey.objects.filter(name=DEMO_KEY_NAME).exists():
                 new_key = api_key_create(
                     name=DEMO_KEY_NAME,
@@ -85,6 +88,26 @@ class Command(BaseCommand):
         )
         if new_key:
             self.stdout.write(f"  read-only API key (shown once): {new_key}")
+
+
+def _seed_teams_and_companies() -> None:
+    """A team managed by Tom, and companies owned across the team, one shared with Lena."""
+    if Team.objects.filter(name="Field sales").exists():
+        return
+    people = {u.email.split("@")[0]: u for u in User.objects.all()}
+    team = team_create(name="Field sales", manager=people["tom"], actor=None)
+    team_update(team=team, manager=people["tom"], members=[people["lena"]], actor=None)
+    owner = people["owner"]
+    for name, domain, who in [
+        ("Acme Corporation", "acme.example", "lena"),
+        ("Globex", "globex.example", "lena"),
+        ("Initech", "initech.example", "maya"),
+        ("Umbrella Health", "umbrella.example", "owner"),
+        ("Stark Industries", "stark.example", "tom"),
+    ]:
+        company = Company.objects.create(name=name, domain=domain, owner=people[who])
+        if name == "Umbrella Health":
+            company_share(actor=owner, company=company, user=people["lena"], level="view")
 
 
 def _base() -> str:

@@ -1,0 +1,104 @@
+"""Who may see and change which record: the one place the rules live.
+
+- Owners, Admins and Read-only users see every record; Read-only never changes anything.
+- Everyone else sees what they own and what was shared with them (directly, or with a team
+  they belong to); a Manager also sees and changes the records of the teams they manage.
+- Sharing grants "view" or "edit" (guardian object permissions). Editing never includes
+  deleting: only the owner, their team's manager, Admins and Owners delete.
+
+Every list, detail, search, export, report, kanban and calendar reaches records through
+`visible()` so that none of them can disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import Q, QuerySet
+
+from apps.accounts.models import User
+from apps.accounts.roles import Role
+
+Record = TypeVar("Record", bound=models.Model)
+
+SEE_ALL = frozenset({Role.OWNER, Role.ADMIN, Role.READONLY})
+CHANGE_ALL = frozenset({Role.OWNER, Role.ADMIN})
+
+
+def _role(user: Any) -> Role | None:
+    return getattr(user, "role", None)
+
+
+def _perm_models(model: type[models.Model]) -> tuple[Any, Any]:
+    user_model = model._meta.get_field(f"{model._meta.model_name}userobjectpermission")
+    group_model = model._meta.get_field(f"{model._meta.model_name}groupobjectpermission")
+    return user_model.related_model, group_model.related_model
+
+
+def _shared_ids(model: type[models.Model], user: Any, codenames: list[str]) -> Q:
+    user_perms, group_perms = _perm_models(model)
+    direct = user_perms.objects.filter(user_id=user.pk, permission__codename__in=codenames)
+    via_team = group_perms.objects.filter(group__user=user.pk, permission__codename__in=codenames)
+    return Q(pk__in=direct.values("content_object_id")) | Q(
+        pk__in=via_team.values("content_object_id")
+    )
+
+
+def _managed_owner_ids(user: Any) -> Any:  # a values("pk") subquery
+    return User.objects.filter(teams__manager_id=user.pk).values("pk")
+
+
+def visible(queryset: QuerySet[Record], user: Any) -> QuerySet[Record]:
+    """`queryset` narrowed to the records `user` may see (a key acts with its role)."""
+    model = queryset.model
+    role = _role(user)
+    if getattr(user, "is_superuser", False) or role in SEE_ALL:
+        return queryset
+    if user is None or user.pk is None:
+        return queryset.none()
+    name = model._meta.model_name
+    rule = Q(owner_id=user.pk) | _shared_ids(model, user, [f"view_{name}", f"change_{name}"])
+    if role == Role.MANAGER:
+        rule |= Q(owner_id__in=_managed_owner_ids(user))
+    return queryset.filter(rule)
+
+
+def _owns_or_manages(user: Any, record: Any) -> bool:
+    if record.owner_id == user.pk:
+        return True
+    return (
+        _role(user) == Role.MANAGER
+        and User.objects.filter(pk=record.owner_id, teams__manager_id=user.pk).exists()
+    )
+
+
+def can_create(user: Any) -> bool:
+    return (_role(user) is not None and _role(user) != Role.READONLY) or getattr(
+        user, "is_superuser", False
+    )
+
+
+def can_change(user: Any, record: Any) -> bool:
+    role = _role(user)
+    if role == Role.READONLY:
+        return False
+    if getattr(user, "is_superuser", False) or role in CHANGE_ALL:
+        return True
+    if user.pk is None:
+        return False
+    if _owns_or_manages(user, record):
+        return True
+    model = type(record)
+    return model.objects.filter(
+        _shared_ids(model, user, [f"change_{model._meta.model_name}"]), pk=record.pk
+    ).exists()
+
+
+def can_delete(user: Any, record: Any) -> bool:
+    role = _role(user)
+    if role == Role.READONLY:
+        return False
+    if getattr(user, "is_superuser", False) or role in CHANGE_ALL:
+        return True
+    return user.pk is not None and _owns_or_manages(user, record)
