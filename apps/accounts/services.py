@@ -335,3 +335,36 @@ def role_set_permissions(
             },
             ip_address=ip_address,
         )
+
+
+@transaction.atomic
+def user_reassign_records(
+    *, from_user: User, to_user: User, actor: User | None, ip_address: str | None = None
+) -> dict[str, int]:
+    """Give every record `from_user` owns to `to_user` in one action (e.g. when someone
+    leaves). Returns how many of each type moved."""
+    from django.apps import apps as django_apps
+
+    from apps.audit.services import audit_record
+
+    if from_user.pk == to_user.pk:
+        raise ValidationError("Choose someone else to receive the records.", code="same_user")
+    if not to_user.is_active:
+        raise ValidationError(
+            f"{to_user} is deactivated; choose an active member.", code="inactive_target"
+        )
+    moved: dict[str, int] = {}
+    for model in django_apps.get_models():
+        owner = next((f for f in model._meta.fields if f.name == "owner"), None)
+        if owner is not None and owner.related_model is User:
+            count = model._default_manager.filter(owner=from_user).update(owner=to_user)
+            if count:
+                moved[model._meta.label_lower] = count
+    audit_record(
+        action="user.records_reassigned",
+        actor=actor,
+        target=from_user,
+        detail={"from": from_user.email, "to": to_user.email, "moved": moved},
+        ip_address=ip_address,
+    )
+    return moved

@@ -190,8 +190,33 @@ def test_owner_invites_a_rep_who_cannot_open_settings(
     refused = invitee.goto(f"http://{slug}.localhost:{server}/settings/users/")
     assert refused.status == 403
     assert invitee.get_by_role("heading", name="Admins only").is_visible()
+    invitee.goto(f"http://{slug}.localhost:{server}/companies/")
+    assert invitee.get_by_role("heading", name="No companies").is_visible()
+
+    # The owner shares a company with the rep, and issues a read-only API key.
+    page.get_by_role("link", name="Companies").click()
+    page.get_by_role("link", name="New company").click()
+    page.get_by_label("Name").fill("Pied Piper")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_label("Share with").select_option(label="Richard Hendricks")
+    page.get_by_label("Level").select_option("view")
+    page.get_by_role("button", name="Share").click()
+    assert page.get_by_text("Shared Pied Piper").is_visible()
+    invitee.goto(f"http://{slug}.localhost:{server}/companies/")
+    assert invitee.get_by_role("link", name="Pied Piper").is_visible()
     invitee.context.close()
+
+    page.locator("summary", has_text="Settings").click()
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_label("Name").fill("Board reporting")
+    page.get_by_label("Role").select_option("readonly")
+    page.get_by_label("Scopes").fill("*:read")
+    page.get_by_role("button", name="Create key").click()
+    assert page.locator("#new-key").inner_text().startswith("kst_")
+    assert_csp_clean(page)
 
     page.goto(f"http://{slug}.localhost:{server}/settings/audit/")
     log = page.locator("table").inner_text()
-    assert "user.invited" in log and "user.joined" in log
+    for action in ("user.invited", "user.joined", "record.shared", "api_key.created"):
+        assert action in log, action
+    shot(page, "audit-log")

@@ -84,6 +84,41 @@ def test_web_list_detail_and_empty_state(owner_client_a: Client, tenant_a: Tenan
     with schema_context(tenant_a.schema_name):
         pk = Company.objects.get(name="Initech").pk
     assert b"Initech" in owner_client_a.get("/companies/?q=init").content
+    detail = owner_client_a.get(f"/companies/{pk}/").content.decode()
+    assert 'label for="id_who">Share with' in detail and "Team " not in detail
     invalid = owner_client_a.post(f"/companies/{pk}/", {"name": ""})
     assert b"This field is required" in invalid.content
     assert owner_client_a.get("/companies/999999/").status_code == 404
+
+
+def test_share_and_reassign_in_the_web_app(owner_client_a: Client, tenant_a: Tenant) -> None:
+    with schema_context(tenant_a.schema_name):
+        rep = make_user(email="web-share@alpha.test", password="a-long-test-password")
+        user_set_role(user=rep, role=Role.REP)
+        leaver = make_user(email="leaver2@alpha.test")
+        company = Company.objects.create(name="Handover Ltd", owner=leaver)
+    rep_client = login(tenant_client(tenant_a), tenant_a, rep.email)
+    assert rep_client.get(f"/companies/{company.pk}/").status_code == 404
+    shared = owner_client_a.post(
+        f"/companies/{company.pk}/share/", {"who": f"user:{rep.pk}", "level": "edit"}, follow=True
+    )
+    assert b"Shared Handover Ltd" in shared.content
+    assert rep_client.get(f"/companies/{company.pk}/").status_code == 200
+    assert (
+        b"Choose someone"
+        in owner_client_a.post(
+            f"/companies/{company.pk}/share/", {"who": "", "level": "view"}, follow=True
+        ).content
+    )
+    moved = owner_client_a.post(
+        f"/settings/users/{leaver.pk}/reassign/", {"to": rep.pk}, follow=True
+    )
+    assert b"Moved 1 record from" in moved.content
+    with schema_context(tenant_a.schema_name):
+        assert Company.objects.get(pk=company.pk).owner_id == rep.pk
+        entry = AuditEntry.objects.get(action="user.records_reassigned")
+    assert entry.detail["moved"] == {"companies.company": 1}
+    same = owner_client_a.post(f"/settings/users/{rep.pk}/reassign/", {"to": rep.pk}, follow=True)
+    assert b"Choose someone else" in same.content
+    nobody = owner_client_a.post(f"/settings/users/{rep.pk}/reassign/", {}, follow=True)
+    assert b"Choose who should receive" in nobody.content

@@ -23,6 +23,7 @@ from ..services import (
     team_delete,
     team_update,
     user_change_role,
+    user_reassign_records,
     user_set_active,
 )
 from .decorators import admin_required
@@ -210,3 +211,25 @@ def role_permissions(request: HttpRequest) -> HttpResponse:
     }
     rows = [(p, [(role, p.pk in held[role]) for role in editable]) for p in permissions]
     return render(request, "accounts/settings_roles.html", {"rows": rows, "roles": editable})
+
+
+@admin_required
+@require_POST
+def user_reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    member = get_object_or_404(User, pk=pk)
+    target = User.objects.filter(pk=request.POST.get("to") or 0).first()
+    if target is None:
+        messages.error(request, "Choose who should receive the records.")
+        return redirect("members:list")
+    try:
+        moved = user_reassign_records(
+            from_user=member, to_user=target, actor=_me(request), ip_address=client_ip(request)
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        total = sum(moved.values())
+        messages.success(
+            request, f"Moved {total} record{'s' if total != 1 else ''} from {member} to {target}."
+        )
+    return redirect("members:list")

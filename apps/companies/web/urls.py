@@ -9,4 +9,5 @@ urlpatterns = [
     path("new/", views.company_create, name="create"),
     path("<int:pk>/", views.company_detail, name="detail"),
     path("<int:pk>/delete/", views.company_delete, name="delete"),
+    path("<int:pk>/share/", views.company_share, name="share"),
 ]

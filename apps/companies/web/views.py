@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.accounts.models import Team, User
 from apps.core import visibility
 
 from .. import selectors, services
@@ -17,6 +20,25 @@ from .. import selectors, services
 class CompanyForm(forms.Form):
     name = forms.CharField(max_length=200)
     domain = forms.CharField(max_length=253, required=False)
+
+
+class ShareForm(forms.Form):
+    who = forms.ChoiceField(label="Share with")
+    level = forms.ChoiceField(choices=[("view", "Can view"), ("edit", "Can edit")])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        users = [(f"user:{u.pk}", u.get_full_name()) for u in User.objects.filter(is_active=True)]
+        teams = [(f"team:{t.pk}", f"Team {t.name}") for t in Team.objects.all()]
+        self.fields["who"].choices = [("", "Choose…"), *users, *teams]  # type: ignore[attr-defined]
+
+    def target(self) -> dict[str, Any]:
+        kind, _, pk = self.cleaned_data["who"].partition(":")
+        return (
+            {"user": User.objects.get(pk=pk)}
+            if kind == "user"
+            else {"team": Team.objects.get(pk=pk)}
+        )
 
 
 def _refused(request: HttpRequest, message: str) -> HttpResponse:
@@ -76,8 +98,27 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "can_change": visibility.can_change(request.user, company),
             "can_delete": visibility.can_delete(request.user, company),
+            "share_form": ShareForm(),
         },
     )
+
+
+@login_required
+@require_POST
+def company_share(request: HttpRequest, pk: int) -> HttpResponse:
+    company = selectors.company_get(user=request.user, pk=pk)
+    form = ShareForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose someone to share with.")
+        return redirect("companies:detail", pk=company.pk)
+    try:
+        services.company_share(
+            actor=request.user, company=company, level=form.cleaned_data["level"], **form.target()
+        )
+    except PermissionDenied as exc:
+        return _refused(request, str(exc))
+    messages.success(request, f"Shared {company.name}.")
+    return redirect("companies:detail", pk=company.pk)
 
 
 @login_required
