@@ -23,6 +23,11 @@ def _actor_user(actor: Any) -> User | None:
     return actor if isinstance(actor, User) else None
 
 
+def _label(actor: Any) -> str:
+    """Users appear by email (as everywhere in the log); API keys by name and prefix."""
+    return "" if isinstance(actor, User) else str(actor)
+
+
 def _default_owner(actor: Any) -> User:
     user = _actor_user(actor)
     if user is not None:
@@ -48,7 +53,10 @@ def company_create(
         name=name, domain=domain.strip().lower(), owner=owner or _default_owner(actor)
     )
     audit_record(
-        action="company.created", actor=_actor_user(actor), target=company, actor_label=str(actor)
+        action="company.created",
+        actor=_actor_user(actor),
+        target=company,
+        actor_label=_label(actor),
     )
     return company
 
@@ -68,7 +76,7 @@ def company_update(*, actor: Any, company: Company, **fields: Any) -> Company:
         action="company.changed",
         actor=_actor_user(actor),
         target=company,
-        actor_label=str(actor),
+        actor_label=_label(actor),
         detail={"fields": changed},
     )
     return company
@@ -82,7 +90,7 @@ def company_delete(*, actor: Any, company: Company) -> None:
         action="company.deleted",
         actor=_actor_user(actor),
         target=company,
-        actor_label=str(actor),
+        actor_label=_label(actor),
         detail={"name": company.name},
     )
     company.delete()
@@ -107,7 +115,7 @@ def company_share(
         action="record.shared",
         actor=_actor_user(actor),
         target=company,
-        actor_label=str(actor),
+        actor_label=_label(actor),
         detail={
             "with": user.email if user else f"team {team.name}",  # type: ignore[union-attr]
             "level": level,

@@ -122,3 +122,24 @@ def test_share_and_reassign_in_the_web_app(owner_client_a: Client, tenant_a: Ten
     assert b"Choose someone else" in same.content
     nobody = owner_client_a.post(f"/settings/users/{rep.pk}/reassign/", {}, follow=True)
     assert b"Choose who should receive" in nobody.content
+
+
+def test_audit_names_people_by_email_and_keys_by_name(
+    tenant_a: Tenant, owner_client_a: Client
+) -> None:
+    owner_client_a.post(
+        "/api/v1/companies/", {"name": "By person"}, content_type="application/json"
+    )
+    with schema_context(tenant_a.schema_name):
+        secret = api_key_create(name="Importer", role=Role.ADMIN).secret
+    Client(HTTP_HOST="alpha.localhost", HTTP_AUTHORIZATION=f"Bearer {secret}").post(
+        "/api/v1/companies/", {"name": "By key"}, content_type="application/json"
+    )
+    with schema_context(tenant_a.schema_name):
+        labels = list(
+            AuditEntry.objects.filter(action="company.created")
+            .order_by("id")
+            .values_list("actor_label", flat=True)
+        )
+    assert labels[0] == "owner@alpha.test"
+    assert labels[1].startswith("API key Importer (kst_")
