@@ -42,7 +42,7 @@ def _default_owner(actor: Any) -> User:
 def company_create(
     *, actor: Any, name: str, domain: str = "", owner: User | None = None
 ) -> Company:
-    if not visibility.can_create(actor):
+    if not visibility.can_create(actor, Company):
         raise PermissionDenied("Read-only access cannot create records.")
     name = name.strip()
     if not name:

@@ -5,6 +5,8 @@
   they belong to); a Manager also sees and changes the records of the teams they manage.
 - Sharing grants "view" or "edit" (guardian object permissions). Editing never includes
   deleting: only the owner, their team's manager, Admins and Owners delete.
+- All of it within the role's model permissions (Settings → Roles): a role without
+  "delete company" deletes no company, whatever it owns.
 
 Every list, detail, search, export, report, kanban and calendar reaches records through
 `visible()` so that none of them can disagree.
@@ -30,6 +32,14 @@ def _role(user: Any) -> Role | None:
     return getattr(user, "role", None)
 
 
+def _may(user: Any, action: str, model: type[models.Model]) -> bool:
+    """The role's model permission (adjustable by Admins in Settings → Roles); the Owner
+    role always has every permission."""
+    if _role(user) == Role.OWNER:
+        return True
+    return bool(user.has_perm(f"{model._meta.app_label}.{action}_{model._meta.model_name}"))
+
+
 def _perm_models(model: type[models.Model]) -> tuple[Any, Any]:
     user_model = model._meta.get_field(f"{model._meta.model_name}userobjectpermission")
     group_model = model._meta.get_field(f"{model._meta.model_name}groupobjectpermission")
@@ -53,9 +63,11 @@ def visible(queryset: QuerySet[Record], user: Any) -> QuerySet[Record]:
     """`queryset` narrowed to the records `user` may see (a key acts with its role)."""
     model = queryset.model
     role = _role(user)
+    if user is None or not _may(user, "view", model):
+        return queryset.none()
     if getattr(user, "is_superuser", False) or role in SEE_ALL:
         return queryset
-    if user is None or user.pk is None:
+    if user.pk is None:
         return queryset.none()
     name = model._meta.model_name
     rule = Q(owner_id=user.pk) | _shared_ids(model, user, [f"view_{name}", f"change_{name}"])
@@ -73,15 +85,15 @@ def _owns_or_manages(user: Any, record: Any) -> bool:
     )
 
 
-def can_create(user: Any) -> bool:
-    return (_role(user) is not None and _role(user) != Role.READONLY) or getattr(
-        user, "is_superuser", False
-    )
+def can_create(user: Any, model: type[models.Model]) -> bool:
+    if _role(user) == Role.READONLY:
+        return False
+    return _may(user, "add", model)
 
 
 def can_change(user: Any, record: Any) -> bool:
     role = _role(user)
-    if role == Role.READONLY:
+    if role == Role.READONLY or not _may(user, "change", type(record)):
         return False
     if getattr(user, "is_superuser", False) or role in CHANGE_ALL:
         return True
@@ -97,7 +109,7 @@ def can_change(user: Any, record: Any) -> bool:
 
 def can_delete(user: Any, record: Any) -> bool:
     role = _role(user)
-    if role == Role.READONLY:
+    if role == Role.READONLY or not _may(user, "delete", type(record)):
         return False
     if getattr(user, "is_superuser", False) or role in CHANGE_ALL:
         return True

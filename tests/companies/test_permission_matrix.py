@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.test import Client
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
@@ -166,3 +167,47 @@ def test_another_organisations_company_is_404(tenant_a: Tenant, tenant_b: Tenant
     for path in (f"/api/v1/companies/{theirs.pk}/", f"/companies/{theirs.pk}/"):
         assert owner_a.get(path).status_code == 404
     assert b"Beta secret" not in owner_a.get("/api/v1/companies/").content
+
+
+def test_role_permissions_set_by_an_admin_apply_to_records(tenant_a: Tenant) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    from apps.accounts.services import role_set_permissions
+
+    world = _world(tenant_a, "rep")
+    pk = _record(tenant_a, world, "own")
+    with schema_context(tenant_a.schema_name):
+        rep_group = Group.objects.get(name="Sales rep")
+        keep = set(
+            rep_group.permissions.exclude(codename="delete_company").values_list("pk", flat=True)
+        )
+        role_set_permissions(role=Role.REP, permission_ids=keep, actor=None)
+        assert not Permission.objects.filter(group=rep_group, codename="delete_company").exists()
+    client = login(tenant_client(tenant_a), tenant_a, world.actor.email)
+    assert client.get(f"/api/v1/companies/{pk}/").status_code == 200
+    assert client.delete(f"/api/v1/companies/{pk}/").status_code == 403
+    assert _exists(tenant_a, pk) is not None
+
+
+def test_api_keys_act_with_their_roles_permissions(tenant_a: Tenant) -> None:
+    from apps.apikeys.services import api_key_create
+
+    world = _world(tenant_a, "rep")
+    pk = _record(tenant_a, world, "other")
+    with schema_context(tenant_a.schema_name):
+        readonly = api_key_create(name="ro", role=Role.READONLY, created_by=world.actor).secret
+        rep = api_key_create(name="rep", role=Role.REP, created_by=world.actor).secret
+    ro_api = Client(HTTP_HOST="alpha.localhost", HTTP_AUTHORIZATION=f"Bearer {readonly}")
+    assert ro_api.get(f"/api/v1/companies/{pk}/").status_code == 200  # read-only sees all
+    assert (
+        ro_api.post(
+            "/api/v1/companies/", {"name": "no"}, content_type="application/json"
+        ).status_code
+        == 403
+    )
+    rep_api = Client(HTTP_HOST="alpha.localhost", HTTP_AUTHORIZATION=f"Bearer {rep}")
+    assert rep_api.get(f"/api/v1/companies/{pk}/").status_code == 404  # not theirs
+    created = rep_api.post(
+        "/api/v1/companies/", {"name": "Via key"}, content_type="application/json"
+    )
+    assert created.status_code == 201 and created.json()["owner"] == world.actor.pk

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from apps.accounts.roles import Role
+from apps.accounts.roles import Role, group_name
 
 from ..models import ApiKey
 from ..services import api_key_authenticate
@@ -26,6 +26,7 @@ class ApiKeyPrincipal:
     is_staff: bool = False
     is_superuser: bool = False
     scopes: list[str] = field(default_factory=list)
+    _perms: set[str] | None = None
 
     def __post_init__(self) -> None:
         self.scopes = list(self.key.scopes)
@@ -41,6 +42,19 @@ class ApiKeyPrincipal:
     @property
     def email(self) -> None:
         return None
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        """The key's role's model permissions, as a member of that role would have them."""
+        if self.role == Role.OWNER:
+            return True
+        if self._perms is None:
+            from django.contrib.auth.models import Permission
+
+            rows = Permission.objects.filter(group__name=group_name(self.role)).values_list(
+                "content_type__app_label", "codename"
+            )
+            self._perms = {f"{app}.{codename}" for app, codename in rows}
+        return perm in self._perms
 
     def __str__(self) -> str:
         return f"API key {self.key.name} (kst_{self.key.prefix}_…)"

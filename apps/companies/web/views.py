@@ -15,6 +15,7 @@ from apps.accounts.models import Team, User
 from apps.core import visibility
 
 from .. import selectors, services
+from ..models import Company
 
 
 class CompanyForm(forms.Form):
@@ -57,14 +58,14 @@ def company_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "search": search,
-            "can_create": visibility.can_create(request.user),
+            "can_create": visibility.can_create(request.user, Company),
         },
     )
 
 
 @login_required
 def company_create(request: HttpRequest) -> HttpResponse:
-    if not visibility.can_create(request.user):
+    if not visibility.can_create(request.user, Company):
         return _refused(request, "Read-only access cannot create records.")
     form = CompanyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
