@@ -220,3 +220,36 @@ def test_owner_invites_a_rep_who_cannot_open_settings(
     for action in ("user.invited", "user.joined", "record.shared", "api_key.created"):
         assert action in log, action
     shot(page, "audit-log")
+
+
+def test_the_app_fits_a_phone_screen(
+    browser: Any, server: str, created: list[str], django_db_blocker: Any
+) -> None:
+    slug = _unique("mobile")
+    created.append(slug)
+    with django_db_blocker.unblock():
+        tenant_provision(
+            slug=slug,
+            name="Mobile Org",
+            owner_email="m@mobile.test",
+            owner_password="small-screens-2026",
+            use_pool=False,
+        )
+    phone = browser.new_context(viewport={"width": 375, "height": 740}).new_page()
+    phone.goto(f"http://{slug}.localhost:{server}/accounts/login/")
+    phone.get_by_label("Email").fill("m@mobile.test")
+    phone.get_by_label("Password").fill("small-screens-2026")
+    phone.get_by_role("button", name="Sign in").click()
+    for path in ("/", "/companies/", "/settings/users/", "/settings/audit/"):
+        phone.goto(f"http://{slug}.localhost:{server}{path}")
+        overflow = phone.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        culprits = phone.evaluate(
+            "[...document.querySelectorAll('body *')]"
+            ".filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth"
+            " && !e.closest('.table'))"
+            ".slice(0, 3).map(e => e.tagName + '.' + e.className)"
+        )
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px: {culprits}"
+    phone.context.close()
