@@ -19,4 +19,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.warm_pool_refill",
         "schedule": timedelta(seconds=30),
     },
+    "core-prune-expired": {
+        "task": "core.tasks.prune_expired",
+        "schedule": timedelta(hours=1),
+    },
 }
