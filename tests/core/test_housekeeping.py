@@ -19,7 +19,9 @@ def _rows(tenant: Tenant, age: timedelta, key: str) -> None:
         record = IdempotencyRecord.objects.create(key=key, caller_hash="c", request_hash="r")
         IdempotencyRecord.objects.filter(pk=record.pk).update(created_at=timezone.now() - age)
         LoginHandoff.objects.create(
-            token_hash=f"h-{key}", user=User.objects.first(), expires_at=timezone.now() - age
+            token_hash=f"h-{key}",
+            user=User.objects.get(email__startswith="owner@"),
+            expires_at=timezone.now() - age,
         )
 
 
