@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from .base import *  # noqa: F403
 from .base import database_config, redis_caches
-from .env import DATABASE_URL, DJANGO_SECRET_KEY, REDIS_URL, env_bool
+from .env import DATABASE_URL, DJANGO_SECRET_KEY, REDIS_URL, env_bool, env_str
 
 DEBUG = env_bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = DJANGO_SECRET_KEY or "dev-only-not-secret-kestrel"
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 KESTREL_URL_SCHEME = "http"
-KESTREL_URL_PORT = "8000"
+KESTREL_URL_PORT = env_str("PORT", "8000")  # the port `make dev` serves on
 
 if not DATABASE_URL or not REDIS_URL:
     # Imported lazily: production images do not ship the embedded servers.
