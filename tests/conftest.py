@@ -106,3 +106,13 @@ def client_b(tenant_b: Tenant) -> Client:
 @pytest.fixture
 def owner_client_a(db: None, tenant_a: Tenant) -> Client:
     return login(tenant_client(tenant_a), tenant_a, ALPHA.owner_email)
+
+
+def fresh_window(length: int, needed: float = 3.0) -> None:
+    """Rate limits count in fixed windows; wait for a new one if fewer than `needed` seconds
+    of the current one remain, so a test's requests all land in the same window."""
+    import time
+
+    remaining = length - time.time() % length
+    if remaining < needed:
+        time.sleep(remaining + 0.05)

@@ -15,7 +15,7 @@ from apps.accounts.roles import Role
 from apps.accounts.services import invitation_create, user_set_active, user_set_role
 from apps.audit.models import AuditEntry
 from tenants.models import Tenant
-from tests.conftest import ALPHA, tenant_client
+from tests.conftest import ALPHA, fresh_window, tenant_client
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -176,6 +176,7 @@ def test_password_reset_by_email_within_the_organisation(tenant_a: Tenant) -> No
 
 def test_failed_sign_ins_are_rate_limited(tenant_a: Tenant, settings: object) -> None:
     settings.PUBLIC_RATE_LIMIT_PER_MINUTE = 2  # type: ignore[attr-defined]
+    fresh_window(60)
     client = Client(HTTP_HOST="alpha.localhost", REMOTE_ADDR=f"10.7.{secrets.randbelow(250)}.9")
     for _ in range(2):
         client.post("/accounts/login/", {"username": ALPHA.owner_email, "password": "no"})

@@ -11,6 +11,7 @@ from apps.apikeys.models import ApiKey
 from apps.apikeys.services import api_key_create
 from apps.core.models import IdempotencyRecord
 from tenants.models import Tenant
+from tests.conftest import fresh_window
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +32,7 @@ def tight_limits(settings: object, tenant_a: Tenant, tenant_b: Tenant) -> None:
     }
     # Counting windows are fixed 10 s slots: start in a fresh one so the requests below do
     # not straddle a boundary (which would reset the count half-way).
-    if time.time() % 10 > 6:
-        time.sleep(10 - time.time() % 10 + 0.05)
+    fresh_window(10, needed=4)
     # Other tests' requests in the same 10 s window count against the organisations too.
     slot = int(time.time() // 10)
     for tenant in (tenant_a, tenant_b):

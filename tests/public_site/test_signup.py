@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.models import LoginHandoff
 from tenants.models import Tenant
-from tests.conftest import ALPHA
+from tests.conftest import ALPHA, fresh_window
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +67,7 @@ def test_signup_errors_name_the_problem(public_client: Client, tenant_a: Tenant)
 
 def test_signup_is_rate_limited(settings: object) -> None:
     settings.PUBLIC_RATE_LIMIT_PER_MINUTE = 2  # type: ignore[attr-defined]
+    fresh_window(60)
     # A client address of its own, so earlier runs' counters in Redis cannot interfere.
     public_client = Client(
         HTTP_HOST="localhost", REMOTE_ADDR=f"10.9.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
