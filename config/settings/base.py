@@ -72,6 +72,11 @@ def database_config(url: str) -> dict[str, object]:
     # Schema switching needs the tenant-aware backend on every connection.
     config["ENGINE"] = "django_tenants.postgresql_backend"
     config["CONN_HEALTH_CHECKS"] = True
+    # Typo-tolerant search matches words at least this similar (pg_trgm's default, 0.6,
+    # misses most single-letter transpositions in short names).
+    options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+    options["options"] = "-c pg_trgm.word_similarity_threshold=0.3"
+    config["OPTIONS"] = options
     return config
 
 

@@ -32,11 +32,19 @@ TENANT_APPS: list[str] = [
     "apps.core",
     "apps.audit",
     "apps.apikeys",
+    "simple_history",
+    "apps.records",
     "apps.companies",
+    "apps.contacts",
 ]
 
 INSTALLED_APPS: list[str] = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
-INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar"]
+INSTALLED_APPS += [
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"

@@ -1,0 +1,530 @@
+"""Writes on contacts. Each checks the actor may do it (PermissionDenied otherwise), runs in a
+transaction, records history (field changes), timeline entries for links and an audit entry.
+Create and edit raise `DuplicateSuspected` unless the caller allows duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.postgres.search import TrigramSimilarity
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import EmailValidator
+from django.db import transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Concat
+from guardian.shortcuts import assign_perm, remove_perm
+
+from apps.accounts.models import Team, User
+from apps.audit.services import audit_record
+from apps.companies.models import Company
+from apps.core import visibility
+from apps.records import customfields, merging, search, timeline
+from apps.records.duplicates import DuplicateSuspected
+from apps.records.merging import MergeSpec
+from apps.records.models import Merge, TimelineKind
+from apps.records.services import actor_label as _label
+from apps.records.services import actor_user as _actor_user
+from apps.records.services import tags_resolve
+
+from .models import Contact, ContactCompany, ContactEmail, ContactPhone, LifecycleStage
+
+FIELDS = (
+    "first_name",
+    "last_name",
+    "title",
+    "owner",
+    "street",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "linkedin",
+    "twitter",
+    "website",
+    "source",
+    "lifecycle_stage",
+    "notes",
+)
+MAX_EMAILS = 20
+MAX_PHONES = 20
+
+
+def _default_owner(actor: Any) -> User:
+    user = _actor_user(actor)
+    if user is not None:
+        return user
+    owner = User.objects.filter(groups__name="Owner", is_active=True).order_by("pk").first()
+    if owner is None:  # pragma: no cover - every organisation has an owner
+        raise ValidationError("Name an owner for the record.", code="owner_required")
+    return owner
+
+
+def normalise_emails(raw: Iterable[str]) -> list[str]:
+    emails: list[str] = []
+    for item in raw:
+        text = str(item).strip().lower()
+        if not text:
+            continue
+        try:
+            EmailValidator()(text)
+        except ValidationError:
+            raise ValidationError({"emails": f"{text[:60]!r} is not an email address."}) from None
+        if text not in emails:
+            emails.append(text)
+    if len(emails) > MAX_EMAILS:
+        raise ValidationError({"emails": f"A contact holds at most {MAX_EMAILS} emails."})
+    return emails
+
+
+def normalise_phones(raw: Iterable[str]) -> list[str]:
+    phones: list[str] = []
+    for item in raw:
+        if not str(item).strip():
+            continue
+        try:
+            number = customfields.normalise_phone(str(item))
+        except ValidationError as exc:
+            raise ValidationError({"phones": exc.messages}) from None
+        if number not in phones:
+            phones.append(number)
+    if len(phones) > MAX_PHONES:
+        raise ValidationError({"phones": f"A contact holds at most {MAX_PHONES} phones."})
+    return phones
+
+
+def refresh_search_text(
+    contact: Contact,
+    *,
+    emails: list[str] | None = None,
+    phones: list[str] | None = None,
+    companies: list[str] | None = None,
+) -> None:
+    if emails is None:
+        emails = list(contact.emails.values_list("email", flat=True)) if contact.pk else []
+    if phones is None:
+        phones = list(contact.phones.values_list("number", flat=True)) if contact.pk else []
+    if companies is None:
+        companies = (
+            list(contact.companies.filter(merged_into__isnull=True).values_list("name", flat=True))
+            if contact.pk
+            else []
+        )
+    contact.search_text = search.document(
+        contact.first_name,
+        contact.last_name,
+        contact.email,
+        *emails,
+        contact.phone,
+        *phones,
+        contact.title,
+        *companies,
+        contact.city,
+    )
+
+
+def contact_duplicates(
+    *,
+    first_name: str = "",
+    last_name: str = "",
+    emails: Iterable[str] = (),
+    phones: Iterable[str] = (),
+    exclude: int | None = None,
+) -> list[Contact]:
+    """Likely duplicates: a shared email or phone (normalised), or a very similar full name
+    (trigram similarity of at least 0.6, after an indexed trigram prefilter)."""
+    emails, phones = list(emails), list(phones)
+    name = f"{first_name} {last_name}".strip()
+    query = search.normalise(name)
+    shared = Q(pk__in=ContactEmail.objects.filter(email__in=emails).values("contact_id")) | Q(
+        pk__in=ContactPhone.objects.filter(number__in=phones).values("contact_id")
+    )
+    prefilter = shared | (Q(search_text__trigram_word_similar=query) if query else Q(pk__in=[]))
+    found = (
+        Contact.objects.filter(prefilter)
+        .annotate(similarity=TrigramSimilarity(Concat("first_name", Value(" "), "last_name"), name))
+        .filter(shared | Q(similarity__gte=0.6) if query else shared)
+    )
+    if exclude is not None:
+        found = found.exclude(pk=exclude)
+    return list(found.order_by("-similarity", "id")[:5])
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    cleaned = {}
+    for name, value in fields.items():
+        if name not in FIELDS or value is None:
+            continue
+        if name == "owner":
+            if not value.is_active:
+                raise ValidationError({"owner": "The owner must be an active member."})
+        elif name == "lifecycle_stage":
+            if value not in LifecycleStage.values:
+                raise ValidationError({"lifecycle_stage": f"Unknown lifecycle stage {value!r}."})
+        elif isinstance(value, str):
+            value = value.strip()
+        cleaned[name] = value
+    return cleaned
+
+
+def _set_emails(contact: Contact, emails: list[str]) -> None:
+    contact.emails.exclude(email__in=emails).delete()
+    existing = set(contact.emails.values_list("email", flat=True))
+    ContactEmail.objects.bulk_create(
+        [ContactEmail(contact=contact, email=e) for e in emails if e not in existing]
+    )
+    contact.emails.update(is_primary=False)
+    if emails:
+        contact.emails.filter(email=emails[0]).update(is_primary=True)
+    contact.email = emails[0] if emails else ""
+
+
+def _set_phones(contact: Contact, phones: list[str]) -> None:
+    contact.phones.exclude(number__in=phones).delete()
+    existing = set(contact.phones.values_list("number", flat=True))
+    ContactPhone.objects.bulk_create(
+        [ContactPhone(contact=contact, number=p) for p in phones if p not in existing]
+    )
+    contact.phones.update(is_primary=False)
+    if phones:
+        contact.phones.filter(number=phones[0]).update(is_primary=True)
+    contact.phone = phones[0] if phones else ""
+
+
+def _email_list(
+    email: str | None, emails: list[str] | None, current: list[str]
+) -> list[str] | None:
+    """The new email list, primary first: `emails` replaces the list; `email` alone makes that
+    address the primary one, keeping the others."""
+    if emails is None and email is None:
+        return None
+    chosen = list(emails) if emails is not None else list(current)
+    if email is not None:
+        chosen = [email, *[e for e in chosen if e.strip().lower() != email.strip().lower()]]
+        if not email.strip():
+            chosen = chosen[1:]
+    return chosen
+
+
+def _visible_companies(actor: Any, ids: Iterable[Any]) -> list[Company]:
+    ids = list(ids)
+    found = {c.pk: c for c in visibility.visible(Company.objects.all(), actor).filter(pk__in=ids)}
+    missing = [str(i) for i in ids if int(i) not in found]
+    if missing:
+        raise ValidationError({"companies": f"No such company: {', '.join(missing)}."})
+    return [found[int(i)] for i in ids]
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    actor: Any,
+    email: str | None = None,
+    emails: list[str] | None = None,
+    phone: str | None = None,
+    phones: list[str] | None = None,
+    owner: User | None = None,
+    tags: list[str] | None = None,
+    custom_fields: dict[str, Any] | None = None,
+    companies: list[Any] | None = None,
+    allow_duplicate: bool = False,
+    **fields: Any,
+) -> Contact:
+    if not visibility.can_create(actor, Contact):
+        raise PermissionDenied("Read-only access cannot create records.")
+    values = _clean({"owner": owner, **fields})
+    values.setdefault("owner", _default_owner(actor))
+    email_list = normalise_emails(_email_list(email, emails, []) or [])
+    phone_list = normalise_phones(_email_list(phone, phones, []) or [])
+    if not (values.get("first_name") or values.get("last_name") or email_list):
+        raise ValidationError({"first_name": "A contact needs a name or an email address."})
+    try:
+        cf = customfields.clean_values("contact", custom_fields, creating=True)
+    except ValidationError as exc:
+        raise ValidationError({"custom_fields": exc.message_dict}) from None
+    linked = _visible_companies(actor, companies or [])
+    if not allow_duplicate:
+        candidates = contact_duplicates(
+            first_name=values.get("first_name", ""),
+            last_name=values.get("last_name", ""),
+            emails=email_list,
+            phones=phone_list,
+        )
+        if candidates:
+            raise DuplicateSuspected(candidates)
+    contact = Contact(
+        custom_fields=cf,
+        email=email_list[0] if email_list else "",
+        phone=phone_list[0] if phone_list else "",
+        **values,
+    )
+    refresh_search_text(
+        contact, emails=email_list, phones=phone_list, companies=[c.name for c in linked]
+    )
+    contact.full_clean(exclude=["owner"])
+    contact._history_user = _actor_user(actor)  # type: ignore[attr-defined]
+    contact.save()
+    _set_emails(contact, email_list)
+    _set_phones(contact, phone_list)
+    ContactCompany.objects.bulk_create(
+        [
+            ContactCompany(contact=contact, company=company, is_primary=index == 0)
+            for index, company in enumerate(linked)
+        ]
+    )
+    if tags:
+        contact.tags.set(tags_resolve(actor=actor, names=tags))
+    audit_record(
+        action="contact.created",
+        actor=_actor_user(actor),
+        target=contact,
+        actor_label=_label(actor),
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    actor: Any,
+    contact: Contact,
+    email: str | None = None,
+    emails: list[str] | None = None,
+    phone: str | None = None,
+    phones: list[str] | None = None,
+    tags: list[str] | None = None,
+    custom_fields: dict[str, Any] | None = None,
+    companies: list[Any] | None = None,
+    allow_duplicate: bool = True,
+    **fields: Any,
+) -> Contact:
+    """Change fields; `emails`/`phones`/`tags`/`companies` replace their lists, `email`/`phone`
+    make one the primary; custom fields merge into the stored ones."""
+    if not visibility.can_change(actor, contact):
+        raise PermissionDenied("You may not change this contact.")
+    values = _clean(fields)
+    for name, value in values.items():
+        setattr(contact, name, value)
+    current_emails = list(
+        contact.emails.order_by("-is_primary", "id").values_list("email", flat=True)
+    )
+    current_phones = list(
+        contact.phones.order_by("-is_primary", "id").values_list("number", flat=True)
+    )
+    new_emails = _email_list(email, emails, current_emails)
+    new_phones = _email_list(phone, phones, current_phones)
+    email_list = normalise_emails(new_emails) if new_emails is not None else None
+    phone_list = normalise_phones(new_phones) if new_phones is not None else None
+    if not (
+        contact.first_name
+        or contact.last_name
+        or (email_list if email_list is not None else current_emails)
+    ):
+        raise ValidationError({"first_name": "A contact needs a name or an email address."})
+    if custom_fields is not None:
+        try:
+            contact.custom_fields = customfields.clean_values(
+                "contact", custom_fields, existing=contact.custom_fields
+            )
+        except ValidationError as exc:
+            raise ValidationError({"custom_fields": exc.message_dict}) from None
+    if not allow_duplicate:
+        candidates = contact_duplicates(
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            emails=email_list if email_list is not None else current_emails,
+            phones=phone_list if phone_list is not None else current_phones,
+            exclude=contact.pk,
+        )
+        if candidates:
+            raise DuplicateSuspected(candidates)
+    contact.full_clean(exclude=["owner"])
+    if email_list is not None:
+        _set_emails(contact, email_list)
+    if phone_list is not None:
+        _set_phones(contact, phone_list)
+    if tags is not None:
+        contact.tags.set(tags_resolve(actor=actor, names=tags))
+    if companies is not None:
+        wanted = _visible_companies(actor, companies)
+        current = {link.company_id: link for link in contact.company_links.all()}
+        for company in wanted:
+            if company.pk not in current:
+                contact_link_company(actor=actor, contact=contact, company=company)
+        for company_id, link in current.items():
+            if company_id not in {c.pk for c in wanted}:
+                contact_unlink_company(actor=actor, link=link)
+    refresh_search_text(contact)
+    contact._history_user = _actor_user(actor)  # type: ignore[attr-defined]
+    contact.save()
+    changed = sorted(
+        [
+            *values,
+            *(
+                n
+                for n, v in (
+                    ("emails", email_list),
+                    ("phones", phone_list),
+                    ("tags", tags),
+                    ("custom_fields", custom_fields),
+                )
+                if v is not None
+            ),
+        ]
+    )
+    audit_record(
+        action="contact.changed",
+        actor=_actor_user(actor),
+        target=contact,
+        actor_label=_label(actor),
+        detail={"fields": changed},
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, actor: Any, contact: Contact) -> None:
+    if not visibility.can_delete(actor, contact):
+        raise PermissionDenied("Only the owner, their manager or an Admin may delete this.")
+    audit_record(
+        action="contact.deleted",
+        actor=_actor_user(actor),
+        target=contact,
+        actor_label=_label(actor),
+        detail={"name": str(contact)},
+    )
+    contact._history_user = _actor_user(actor)  # type: ignore[attr-defined]
+    contact.delete()
+
+
+@transaction.atomic
+def contact_link_company(
+    *, actor: Any, contact: Contact, company: Company, role: str = "", is_primary: bool = False
+) -> ContactCompany:
+    """Link a contact to a company (both must be visible; the contact changeable)."""
+    if not visibility.can_change(actor, contact):
+        raise PermissionDenied("You may not change this contact.")
+    if not visibility.visible(Company.objects.filter(pk=company.pk), actor).exists():
+        raise ValidationError({"company": "No such company."})
+    link, created = ContactCompany.objects.get_or_create(contact=contact, company=company)
+    link.role = role.strip()[:100] or link.role
+    if is_primary or not contact.company_links.exclude(pk=link.pk).exists():
+        contact.company_links.exclude(pk=link.pk).update(is_primary=False)
+        link.is_primary = True
+    link.save()
+    if created:
+        for entity, record_id, title in (
+            ("contact", contact.pk, f"Linked to {company.name}"),
+            ("company", company.pk, f"{contact} linked"),
+        ):
+            timeline.entry_add(
+                entity=entity,
+                record_id=record_id,
+                kind=TimelineKind.LINK,
+                author=_actor_user(actor),
+                title=title,
+                role=link.role,
+            )
+        refresh_search_text(contact)
+        contact.save(update_fields=["search_text"])
+        audit_record(
+            action="contact.linked",
+            actor=_actor_user(actor),
+            target=contact,
+            actor_label=_label(actor),
+            detail={"company": company.pk},
+        )
+    return link
+
+
+@transaction.atomic
+def contact_unlink_company(*, actor: Any, link: ContactCompany) -> None:
+    contact, company = link.contact, link.company
+    if not visibility.can_change(actor, contact):
+        raise PermissionDenied("You may not change this contact.")
+    link.delete()
+    for entity, record_id, title in (
+        ("contact", contact.pk, f"Unlinked from {company.name}"),
+        ("company", company.pk, f"{contact} unlinked"),
+    ):
+        timeline.entry_add(
+            entity=entity,
+            record_id=record_id,
+            kind=TimelineKind.LINK,
+            author=_actor_user(actor),
+            title=title,
+        )
+    refresh_search_text(contact)
+    contact.save(update_fields=["search_text"])
+    audit_record(
+        action="contact.unlinked",
+        actor=_actor_user(actor),
+        target=contact,
+        actor_label=_label(actor),
+        detail={"company": company.pk},
+    )
+
+
+@transaction.atomic
+def contact_share(
+    *, actor: Any, contact: Contact, level: str, user: User | None = None, team: Team | None = None
+) -> None:
+    if not visibility.can_change(actor, contact):
+        raise PermissionDenied("You may not share this contact.")
+    if level not in ("view", "edit") or (user is None) == (team is None):
+        raise ValidationError("Share with one user or one team, to view or to edit.")
+    target: Any = user if user is not None else team.group  # type: ignore[union-attr]
+    for codename in ("view_contact", "change_contact"):
+        remove_perm(f"contacts.{codename}", target, contact)
+    assign_perm("contacts.view_contact", target, contact)
+    if level == "edit":
+        assign_perm("contacts.change_contact", target, contact)
+    audit_record(
+        action="record.shared",
+        actor=_actor_user(actor),
+        target=contact,
+        actor_label=_label(actor),
+        detail={"with": user.email if user else f"team {team.name}", "level": level},  # type: ignore[union-attr]
+    )
+
+
+def _refresh_after_merge(contact: Contact) -> None:
+    primary = contact.emails.order_by("-is_primary", "id").first()
+    contact.email = primary.email if primary else ""
+    phone = contact.phones.order_by("-is_primary", "id").first()
+    contact.phone = phone.number if phone else ""
+    refresh_search_text(contact)
+
+
+def merge_spec() -> MergeSpec:
+    return MergeSpec(
+        entity="contact",
+        model=Contact,
+        fields=list(FIELDS),
+        related=[
+            merging.Related(
+                ContactEmail, "contact", unique_with="email", primary_flag="is_primary"
+            ),
+            merging.Related(
+                ContactPhone, "contact", unique_with="number", primary_flag="is_primary"
+            ),
+            merging.Related(
+                ContactCompany, "contact", unique_with="company", primary_flag="is_primary"
+            ),
+        ],
+        refresh=_refresh_after_merge,
+    )
+
+
+def contact_merge(
+    *, actor: Any, survivor: Contact, merged: list[Contact], values: dict[str, int] | None = None
+) -> Merge:
+    """Merge contacts into `survivor`: emails, phones, company links, tags, custom field
+    values, notes, links and shares move to it; undoable for 30 days."""
+    return merging.merge(
+        actor=actor, spec=merge_spec(), survivor=survivor, merged=merged, values=values
+    )
+
+
+def contact_merge_undo(*, actor: Any, merge: Merge) -> Contact:
+    return merging.undo(actor=actor, spec=merge_spec(), merge_record=merge)
