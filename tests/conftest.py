@@ -108,6 +108,11 @@ def owner_client_a(db: None, tenant_a: Tenant) -> Client:
     return login(tenant_client(tenant_a), tenant_a, ALPHA.owner_email)
 
 
+@pytest.fixture
+def owner_client_b(db: None, tenant_b: Tenant) -> Client:
+    return login(tenant_client(tenant_b), tenant_b, BETA.owner_email)
+
+
 def fresh_window(length: int, needed: float = 3.0) -> None:
     """Rate limits count in fixed windows; wait for a new one if fewer than `needed` seconds
     of the current one remain, so a test's requests all land in the same window."""

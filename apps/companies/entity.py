@@ -23,7 +23,7 @@ FIELDS = [
 
 
 def register() -> None:
-    from . import selectors
+    from . import selectors, services
     from .models import Company
 
     registry.register(
@@ -37,5 +37,6 @@ def register() -> None:
             default_columns=["domain", "industry", "size", "owner"],
             describe=lambda c: (c.name, c.domain or c.industry),
             selector=lambda user: selectors.company_list(user=user),
+            extra={"merge_undo": services.company_merge_undo},
         )
     )

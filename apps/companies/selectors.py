@@ -38,3 +38,45 @@ def company_get(*, user: Any, pk: Any) -> Company:
         return company_list(user=user).get(pk=int(pk))
     except (Company.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such company.") from None
+
+
+def company_duplicate_pairs(*, user: Any, limit: int = 100) -> list[dict[str, Any]]:
+    """Suspected duplicate pairs among companies `user` may see: the same domain or the same
+    name (case-insensitive). Pairs someone dismissed are left out."""
+    from django.db.models import Count
+    from django.db.models.functions import Lower
+
+    from apps.records.duplicates import dismissed
+
+    visible = company_list(user=user)
+    skip = dismissed("company")
+    pairs: dict[tuple[int, int], set[str]] = {}
+    for expression, reason in ((Lower("domain"), "same domain"), (Lower("name"), "same name")):
+        keyed = visible.annotate(key=expression).exclude(key="")
+        repeated = (
+            Company.objects.annotate(key=expression)
+            .exclude(key="")
+            .values("key")
+            .annotate(n=Count("pk"))
+            .filter(n__gt=1)
+            .values("key")
+        )
+        groups: dict[str, list[int]] = {}
+        for key, pk in (
+            keyed.filter(key__in=repeated)
+            .values_list("key", "pk")
+            .order_by("key", "pk")[: limit * 4]
+        ):
+            groups.setdefault(key, []).append(pk)
+        for ids in groups.values():
+            for i, a in enumerate(ids):
+                for b in ids[i + 1 :]:
+                    if (a, b) not in skip:
+                        pairs.setdefault((a, b), set()).add(reason)
+    chosen = sorted(pairs)[:limit]
+    records = {c.pk: c for c in Company.objects.filter(pk__in={i for p in chosen for i in p})}
+    return [
+        {"ids": [a, b], "records": [records[a], records[b]], "reasons": sorted(pairs[(a, b)])}
+        for a, b in chosen
+        if a in records and b in records
+    ]

@@ -126,7 +126,7 @@ def company_create(
     try:
         cf = customfields.clean_values("company", custom_fields, creating=True)
     except ValidationError as exc:
-        raise ValidationError({"custom_fields": exc.message_dict}) from None
+        raise customfields.keyed_errors(exc) from None
     if not allow_duplicate:
         candidates = company_duplicates(name=values["name"], domain=values.get("domain", ""))
         if candidates:
@@ -169,7 +169,7 @@ def company_update(
                 "company", custom_fields, existing=company.custom_fields
             )
         except ValidationError as exc:
-            raise ValidationError({"custom_fields": exc.message_dict}) from None
+            raise customfields.keyed_errors(exc) from None
     if not allow_duplicate and ({"name", "domain"} & set(values)):
         candidates = company_duplicates(
             name=company.name, domain=company.domain, exclude=company.pk

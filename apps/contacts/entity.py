@@ -33,7 +33,7 @@ FIELDS = [
 
 
 def register() -> None:
-    from . import selectors
+    from . import selectors, services
     from .models import Contact
 
     registry.register(
@@ -47,5 +47,6 @@ def register() -> None:
             default_columns=["email", "phone", "title", "owner", "lifecycle_stage"],
             describe=lambda c: (str(c), c.email or c.title),
             selector=lambda user: selectors.contact_list(user=user),
+            extra={"merge_undo": services.contact_merge_undo},
         )
     )

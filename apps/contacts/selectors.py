@@ -46,3 +46,78 @@ def contact_get(*, user: Any, pk: Any) -> Contact:
         return contact_list(user=user).get(pk=int(pk))
     except (Contact.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such contact.") from None
+
+
+def contact_duplicate_pairs(*, user: Any, limit: int = 100) -> list[dict[str, Any]]:
+    """Suspected duplicate pairs among contacts `user` may see: a shared email, a shared
+    phone, or the same full name. Pairs someone dismissed are left out."""
+    from django.db.models import Count, Value
+    from django.db.models.functions import Concat, Lower
+
+    from apps.records.duplicates import dismissed
+
+    from .models import ContactEmail, ContactPhone
+
+    visible_ids = contact_list(user=user).values("pk")
+    skip = dismissed("contact")
+    pairs: dict[tuple[int, int], set[str]] = {}
+
+    def add(rows: Any, reason: str) -> None:
+        for a, b in rows:
+            key = (min(a, b), max(a, b))
+            if key not in skip:
+                pairs.setdefault(key, set()).add(reason)
+
+    for model, column, reason in (
+        (ContactEmail, "email", "same email"),
+        (ContactPhone, "number", "same phone"),
+    ):
+        rows = (
+            model.objects.filter(contact_id__in=visible_ids, contact__merged_into__isnull=True)
+            .filter(
+                **{
+                    f"{column}__in": model.objects.values(column)
+                    .annotate(n=Count("pk"))
+                    .filter(n__gt=1)
+                    .values(column)
+                }
+            )
+            .values_list(column, "contact_id")
+            .order_by(column, "contact_id")[: limit * 4]
+        )
+        groups: dict[str, list[int]] = {}
+        for value, contact_id in rows:
+            groups.setdefault(value, []).append(contact_id)
+        add(
+            [(a, b) for ids in groups.values() for i, a in enumerate(ids) for b in ids[i + 1 :]],
+            reason,
+        )
+    named = (
+        Contact.objects.filter(pk__in=visible_ids)
+        .exclude(first_name="", last_name="")
+        .annotate(full=Lower(Concat("first_name", Value(" "), "last_name")))
+    )
+    repeated = named.values("full").annotate(n=Count("pk")).filter(n__gt=1).values("full")
+    groups_by_name: dict[str, list[int]] = {}
+    for full, pk in (
+        named.filter(full__in=repeated)
+        .values_list("full", "pk")
+        .order_by("full", "pk")[: limit * 4]
+    ):
+        groups_by_name.setdefault(full, []).append(pk)
+    add(
+        [
+            (a, b)
+            for ids in groups_by_name.values()
+            for i, a in enumerate(ids)
+            for b in ids[i + 1 :]
+        ],
+        "same name",
+    )
+    chosen = sorted(pairs)[:limit]
+    records = {c.pk: c for c in Contact.objects.filter(pk__in={i for p in chosen for i in p})}
+    return [
+        {"ids": [a, b], "records": [records[a], records[b]], "reasons": sorted(pairs[(a, b)])}
+        for a, b in chosen
+        if a in records and b in records
+    ]

@@ -241,7 +241,7 @@ def contact_create(
     try:
         cf = customfields.clean_values("contact", custom_fields, creating=True)
     except ValidationError as exc:
-        raise ValidationError({"custom_fields": exc.message_dict}) from None
+        raise customfields.keyed_errors(exc) from None
     linked = _visible_companies(actor, companies or [])
     if not allow_duplicate:
         candidates = contact_duplicates(
@@ -327,7 +327,7 @@ def contact_update(
                 "contact", custom_fields, existing=contact.custom_fields
             )
         except ValidationError as exc:
-            raise ValidationError({"custom_fields": exc.message_dict}) from None
+            raise customfields.keyed_errors(exc) from None
     if not allow_duplicate:
         candidates = contact_duplicates(
             first_name=contact.first_name,

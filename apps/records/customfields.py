@@ -241,3 +241,8 @@ def sort_expression(field: CustomField) -> Expression | F:
     if field.type in (FieldType.NUMBER, FieldType.DECIMAL, FieldType.CURRENCY):
         return Cast(text, DecimalField(max_digits=30, decimal_places=6))
     return text
+
+
+def keyed_errors(exc: ValidationError) -> ValidationError:
+    """Errors of `clean_values` keyed `custom_fields.<key>`, as the API and forms name them."""
+    return ValidationError({f"custom_fields.{key}": msgs for key, msgs in exc.message_dict.items()})

@@ -34,6 +34,10 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKey": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.records.api.base.custom_fields_schema_hook",
+    ],
 }
 
 # Requests allowed per window (seconds), per API key (or user) and per organisation.

@@ -4,88 +4,76 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers, status, viewsets
-from rest_framework.decorators import action
-from rest_framework.request import Request
-from rest_framework.response import Response
+from rest_framework import serializers
 
-from apps.accounts.models import Team, User
+from apps.accounts.models import User
+from apps.records.api.base import CustomFieldsField, RecordViewSet, TagNamesField
 
 from .. import selectors, services
-from ..models import Company
+from ..models import Company, CompanySize
 
 
 class CompanySerializer(serializers.ModelSerializer[Company]):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), required=False
     )
+    size = serializers.ChoiceField(choices=CompanySize.choices, required=False, allow_blank=True)
+    tags = TagNamesField(required=False, max_length=50)
+    custom_fields = CustomFieldsField(required=False)
 
     class Meta:
         model = Company
-        fields = ["id", "name", "domain", "owner", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "domain",
+            "industry",
+            "size",
+            "phone",
+            "owner",
+            "street",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "tags",
+            "custom_fields",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
-class ShareSerializer(serializers.Serializer[dict[str, Any]]):
-    user = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(is_active=True), required=False
-    )
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False)
-    level = serializers.ChoiceField(choices=["view", "edit"])
-
-
-def _drf(exc: DjangoValidationError) -> serializers.ValidationError:
-    detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-    return serializers.ValidationError(detail)
-
-
-class CompanyViewSet(viewsets.ModelViewSet[Company]):
+class CompanyViewSet(RecordViewSet):
+    entity = "company"
     scope_resource = "companies"
     serializer_class = CompanySerializer
 
-    def get_queryset(self) -> Any:
-        return selectors.company_list(
-            user=self.request.user, search=self.request.query_params.get("search", "")
+    def select(self, params: Any = None) -> Any:
+        return selectors.company_list(user=self.request.user, params=params)
+
+    def fetch(self, pk: Any) -> Company:
+        return selectors.company_get(user=self.request.user, pk=pk)
+
+    def service_create(self, **data: Any) -> Company:
+        return services.company_create(actor=self.request.user, **data)
+
+    def service_update(self, record: Any, **data: Any) -> Company:
+        return services.company_update(actor=self.request.user, company=record, **data)
+
+    def service_delete(self, record: Any) -> None:
+        services.company_delete(actor=self.request.user, company=record)
+
+    def service_merge(self, survivor: Any, merged: list[Any], values: dict[str, int]) -> Any:
+        return services.company_merge(
+            actor=self.request.user, survivor=survivor, merged=merged, values=values
         )
 
-    def get_object(self) -> Company:
-        return selectors.company_get(user=self.request.user, pk=self.kwargs["pk"])
+    def service_share(self, record: Any, **data: Any) -> None:
+        services.company_share(actor=self.request.user, company=record, **data)
 
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        incoming = self.get_serializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        try:
-            company = services.company_create(actor=request.user, **incoming.validated_data)
-        except DjangoValidationError as exc:
-            raise _drf(exc) from exc
-        return Response(self.get_serializer(company).data, status=status.HTTP_201_CREATED)
-
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        company = self.get_object()
-        incoming = self.get_serializer(
-            company, data=request.data, partial=kwargs.get("partial", False)
-        )
-        incoming.is_valid(raise_exception=True)
-        try:
-            company = services.company_update(
-                actor=request.user, company=company, **incoming.validated_data
-            )
-        except DjangoValidationError as exc:
-            raise _drf(exc) from exc
-        return Response(self.get_serializer(company).data)
-
-    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.company_delete(actor=request.user, company=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @action(detail=True, methods=["post"])
-    def share(self, request: Request, pk: str | None = None) -> Response:
-        company = self.get_object()
-        incoming = ShareSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        try:
-            services.company_share(actor=request.user, company=company, **incoming.validated_data)
-        except DjangoValidationError as exc:
-            raise _drf(exc) from exc
-        return Response({"shared": True})
+    def duplicate_pairs(self) -> list[dict[str, Any]]:
+        return [
+            {"ids": pair["ids"], "reasons": pair["reasons"]}
+            for pair in selectors.company_duplicate_pairs(user=self.request.user)
+        ]

@@ -20,10 +20,22 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     THROTTLED = "rate_limited"
     CONFLICT = "conflict"
+    DUPLICATE_SUSPECTED = "duplicate_suspected"
     TENANT_SUSPENDED = "tenant_suspended"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
     SERVER_ERROR = "server_error"
+
+
+class DuplicateConflict(exceptions.APIException):
+    """409: the record looks like existing ones; `?allow_duplicate=true` creates it anyway."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "duplicate_suspected"
+
+    def __init__(self, message: str, candidates: list[int]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
 
 
 _CODES: dict[type[exceptions.APIException], ErrorCode] = {
@@ -62,6 +74,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     code = next(
         (value for cls, value in _CODES.items() if isinstance(exc, cls)), ErrorCode.SERVER_ERROR
     )
+    if isinstance(exc, DuplicateConflict):
+        response.data = error_body(
+            ErrorCode.DUPLICATE_SUSPECTED,
+            str(exc.detail),
+            details={"candidates": exc.candidates},
+        )
+        return response
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
         field = None

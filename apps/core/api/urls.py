@@ -9,4 +9,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("apps.apikeys.api.urls")),
     path("", include("apps.companies.api.urls")),
+    path("", include("apps.contacts.api.urls")),
+    path("", include("apps.records.api.urls")),
 ]
