@@ -12,6 +12,10 @@ urlpatterns = [
     # The split view serves its script as a file, so the docs page passes the strict CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("companies/", include("apps.companies.web.urls")),
+    path("contacts/", include("apps.contacts.web.urls")),
+    path("settings/custom-fields/", include("apps.records.web.settings_urls")),
+    path("settings/tags/", include("apps.records.web.tag_urls")),
+    path("", include("apps.records.web.urls")),
     path("settings/users/", include("apps.accounts.web.settings_urls")),
     path("settings/teams/", include("apps.accounts.web.team_urls")),
     path("settings/roles/", include("apps.accounts.web.role_urls")),

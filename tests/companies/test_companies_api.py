@@ -86,7 +86,7 @@ def test_web_list_detail_and_empty_state(owner_client_a: Client, tenant_a: Tenan
     assert b"Initech" in owner_client_a.get("/companies/?q=init").content
     detail = owner_client_a.get(f"/companies/{pk}/").content.decode()
     assert 'label for="id_who">Share with' in detail and "Team " not in detail
-    invalid = owner_client_a.post(f"/companies/{pk}/", {"name": ""})
+    invalid = owner_client_a.post(f"/companies/{pk}/edit/", {"name": ""})
     assert b"This field is required" in invalid.content
     assert owner_client_a.get("/companies/999999/").status_code == 404
 

@@ -104,7 +104,7 @@ def test_matrix(tenant_a: Tenant, role: str, situation: str, channel: str) -> No
         )
         assert edit.status_code == _expected_status(may_edit, may_view, 200)
     else:
-        edit = client.post(f"/companies/{pk}/", {"name": "Renamed", "domain": ""})
+        edit = client.post(f"/companies/{pk}/edit/", {"name": "Renamed", "domain": ""})
         assert edit.status_code == _expected_status(may_edit, may_view, 302)
     company = _exists(tenant_a, pk)
     assert company is not None and (company.name == "Renamed") is may_edit

@@ -1,3 +1,6 @@
+"""Company pages: the shared record pages (apps.records.web) configured for companies, plus
+sharing."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -5,22 +8,64 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Team, User
-from apps.core import visibility
+from apps.records.web.forms import RecordForm
+from apps.records.web.views import RecordWeb, _refused
 
 from .. import selectors, services
-from ..models import Company
+from ..models import CompanySize
+
+TEXT_FIELDS = (
+    "name",
+    "domain",
+    "industry",
+    "size",
+    "phone",
+    "street",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+)
 
 
-class CompanyForm(forms.Form):
+class CompanyForm(RecordForm):
+    entity = "company"
     name = forms.CharField(max_length=200)
-    domain = forms.CharField(max_length=253, required=False)
+    domain = forms.CharField(max_length=253, required=False, help_text="e.g. example.com")
+    industry = forms.CharField(max_length=100, required=False)
+    size = forms.ChoiceField(choices=[("", "—"), *CompanySize.choices], required=False)
+    phone = forms.CharField(max_length=40, required=False)
+    owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), required=False)
+    street = forms.CharField(max_length=200, required=False)
+    city = forms.CharField(max_length=100, required=False)
+    region = forms.CharField(label="State / region", max_length=100, required=False)
+    postal_code = forms.CharField(max_length=20, required=False)
+    country = forms.CharField(max_length=100, required=False)
+
+    field_order = ["name", "domain", "industry", "size", "phone", "owner"]
+
+    def __init__(self, *args: Any, record: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, record=record, **kwargs)
+        if record is not None:
+            for name in TEXT_FIELDS:
+                self.initial[name] = getattr(record, name)
+            self.initial["owner"] = record.owner_id
+
+
+def _form_to_service(form: CompanyForm) -> dict[str, Any]:
+    data = form.cleaned_data
+    kwargs: dict[str, Any] = {name: data[name] for name in TEXT_FIELDS}
+    if data.get("owner"):
+        kwargs["owner"] = data["owner"]
+    kwargs["tags"] = form.tag_names()
+    kwargs["custom_fields"] = form.custom_values()
+    return kwargs
 
 
 class ShareForm(forms.Form):
@@ -42,66 +87,35 @@ class ShareForm(forms.Form):
         )
 
 
-def _refused(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "companies/refused.html", {"message": message}, status=403)
+def _detail_extra(request: HttpRequest, company: Any) -> dict[str, Any]:
+    from apps.contacts.models import ContactCompany
+    from apps.contacts.selectors import contact_list
 
-
-@login_required
-def company_list(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()
-    page = Paginator(selectors.company_list(user=request.user, search=search), 50).get_page(
-        request.GET.get("page")
+    links = (
+        ContactCompany.objects.filter(
+            company=company, contact__in=contact_list(user=request.user).values("pk")
+        )
+        .select_related("contact")
+        .order_by("-is_primary", "contact__last_name")[:100]
     )
-    return render(
-        request,
-        "companies/list.html",
-        {
-            "page": page,
-            "search": search,
-            "can_create": visibility.can_create(request.user, Company),
-        },
-    )
+    return {"share_form": ShareForm(), "contact_links": links}
 
 
-@login_required
-def company_create(request: HttpRequest) -> HttpResponse:
-    if not visibility.can_create(request.user, Company):
-        return _refused(request, "Read-only access cannot create records.")
-    form = CompanyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        company = services.company_create(actor=request.user, **form.cleaned_data)
-        messages.success(request, f"Created {company.name}.")
-        return redirect("companies:detail", pk=company.pk)
-    return render(request, "companies/form.html", {"form": form})
-
-
-@login_required
-def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    company = selectors.company_get(user=request.user, pk=pk)
-    form = CompanyForm(
-        request.POST or None, initial={"name": company.name, "domain": company.domain}
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.company_update(actor=request.user, company=company, **form.cleaned_data)
-        except PermissionDenied as exc:
-            return _refused(request, str(exc))
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, "Saved.")
-            return redirect("companies:detail", pk=company.pk)
-    return render(
-        request,
-        "companies/detail.html",
-        {
-            "company": company,
-            "form": form,
-            "can_change": visibility.can_change(request.user, company),
-            "can_delete": visibility.can_delete(request.user, company),
-            "share_form": ShareForm(),
-        },
-    )
+WEB = RecordWeb(
+    key="company",
+    form_class=CompanyForm,
+    select=lambda user, params: selectors.company_list(user=user, params=params),
+    get=lambda user, pk: selectors.company_get(user=user, pk=pk),
+    create=services.company_create,
+    update=services.company_update,
+    delete=services.company_delete,
+    merge=services.company_merge,
+    merge_spec=services.merge_spec,
+    duplicate_pairs=selectors.company_duplicate_pairs,
+    form_to_service=_form_to_service,
+    record_kwarg="company",
+    detail_extra=_detail_extra,
+)
 
 
 @login_required
@@ -120,15 +134,3 @@ def company_share(request: HttpRequest, pk: int) -> HttpResponse:
         return _refused(request, str(exc))
     messages.success(request, f"Shared {company.name}.")
     return redirect("companies:detail", pk=company.pk)
-
-
-@login_required
-@require_POST
-def company_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    company = selectors.company_get(user=request.user, pk=pk)
-    try:
-        services.company_delete(actor=request.user, company=company)
-    except PermissionDenied as exc:
-        return _refused(request, str(exc))
-    messages.success(request, f"Deleted {company.name}.")
-    return redirect("companies:list")
