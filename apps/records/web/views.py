@@ -56,7 +56,7 @@ def _refused(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "companies/refused.html", {"message": message}, status=403)
 
 
-class TagList(list):  # type: ignore[type-arg]
+class TagList(list):
     """A cell holding tags (the template draws them as coloured chips)."""
 
     is_tags = True
