@@ -49,5 +49,6 @@ def global_search(user: Any, text: str, *, per_entity: int = 5) -> list[dict[str
     for entity in registry.all_entities():
         records = list(matching(entity.selector(user), text, ranked=True)[:per_entity])
         if records:
-            groups.append({"entity": entity, "records": records})
+            rows = [(r, *entity.describe(r)) for r in records]
+            groups.append({"entity": entity, "records": records, "rows": rows})
     return groups

@@ -40,3 +40,11 @@ def test_seed_demo_is_idempotent_and_signs_in() -> None:
     operator = Client(HTTP_HOST="localhost")
     assert operator.login(email="operator@kestrel.test", password="kestrel-demo-2026")
     assert b"Demo Sales Co" in operator.get("/console/").content
+    # The contacts features show at once: custom fields, tags, a duplicate pair, a view.
+    vips = client.get("/api/v1/contacts/?tag=VIP&ordering=-cf_score").json()["results"]
+    assert [c["first_name"] for c in vips][:2] == ["Ada", "Pepper"]
+    assert vips[0]["custom_fields"]["tier"] == "Gold"
+    pairs = client.get("/api/v1/contacts/duplicates/").json()["results"]
+    assert any("same name" in p["reasons"] for p in pairs)
+    assert b"VIP contacts" in client.get("/contacts/").content
+    assert client.get("/api/v1/contacts/?search=lovelcae").json()["results"]

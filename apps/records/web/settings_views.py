@@ -92,7 +92,7 @@ def customfield_edit(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.service_kwargs()
         data.pop("entity")
         try:
-            services.customfield_update(actor=request.user, field=field, **data)
+            field = services.customfield_update(actor=request.user, field=field, **data)
         except ValidationError as exc:
             _apply_errors(form, exc)
         except PermissionDenied as exc:

@@ -13,8 +13,8 @@ from apps.accounts.roles import Role
 from apps.accounts.services import team_create, team_update, user_set_role
 from apps.apikeys.models import ApiKey
 from apps.apikeys.services import api_key_create
-from apps.companies.models import Company
-from apps.companies.services import company_share
+from apps.companies.services import company_create, company_share
+from apps.contacts.demo import seed_contacts
 from apps.core.urls_util import host_url, tenant_host
 from tenants.db import connection
 from tenants.models import Plan, Tenant
@@ -65,6 +65,7 @@ class Command(BaseCommand):
                     user.save(update_fields=["password"])
                     user_set_role(user=user, role=role)
             _seed_teams_and_companies()
+            seed_contacts()
             if not ApiKey.objects.filter(name=DEMO_KEY_NAME).exists():
                 new_key = api_key_create(
                     name=DEMO_KEY_NAME,
@@ -105,7 +106,9 @@ def _seed_teams_and_companies() -> None:
         ("Umbrella Health", "umbrella.example", "owner"),
         ("Stark Industries", "stark.example", "tom"),
     ]:
-        company = Company.objects.create(name=name, domain=domain, owner=people[who])
+        company = company_create(
+            actor=owner, name=name, domain=domain, owner=people[who], allow_duplicate=True
+        )
         if name == "Umbrella Health":
             company_share(actor=owner, company=company, user=people["lena"], level="view")
 
