@@ -14,14 +14,17 @@ HANDOFF_KEEP = timedelta(days=1)
 
 @shared_task(name="core.tasks.prune_expired", ignore_result=True)
 def prune_expired() -> dict[str, int]:
-    """Forget idempotency answers after 24 h and used or expired sign-in hand-offs after a
-    day, in every organisation's schema. Returns how many rows went, per kind."""
+    """Forget idempotency answers after 24 h, used or expired sign-in hand-offs after a day,
+    and records merged away once their merge can no longer be undone (30 days), in every
+    organisation's schema. Returns how many rows went, per kind."""
     from apps.accounts.models import LoginHandoff
     from apps.core.models import IdempotencyRecord
     from tenants.models import Tenant
 
     now = timezone.now()
-    removed = {"idempotency": 0, "handoffs": 0}
+    from apps.records.merging import purge_expired_merges
+
+    removed = {"idempotency": 0, "handoffs": 0, "merged_records": 0}
     for schema in Tenant.objects.exclude(schema_name="public").values_list(
         "schema_name", flat=True
     ):
@@ -32,4 +35,5 @@ def prune_expired() -> dict[str, int]:
             removed["handoffs"] += LoginHandoff.objects.filter(
                 expires_at__lt=now - HANDOFF_KEEP
             ).delete()[0]
+            removed["merged_records"] += purge_expired_merges(now=now)
     return removed

@@ -252,3 +252,27 @@ def undo(*, actor: Any, spec: MergeSpec, merge_record: Merge) -> Any:
     )
     _audit(actor, f"{spec.entity}.merge_undone", survivor, merge_id=record.pk)
     return survivor
+
+
+def purge_expired_merges(*, now: Any = None) -> int:
+    """Delete records merged away by merges older than the undo window (in the current
+    schema). The merge row stays as history; it can no longer be undone."""
+    from . import registry
+
+    now = now or timezone.now()
+    removed = 0
+    for merge_record in Merge.objects.filter(
+        undone_at=None, created_at__lt=now - UNDO_WINDOW
+    ).exclude(snapshot__has_key="purged"):
+        model = registry.get(merge_record.entity).model
+        with transaction.atomic():
+            removed += (
+                model._base_manager.filter(
+                    pk__in=merge_record.merged_ids, merged_into=merge_record.survivor_id
+                )
+                .delete()[1]
+                .get(model._meta.label, 0)
+            )
+            merge_record.snapshot = {**merge_record.snapshot, "purged": True}
+            merge_record.save(update_fields=["snapshot"])
+    return removed

@@ -197,9 +197,11 @@ def _save(
     duplicates: list[dict[str, Any]] = []
     if request.method != "POST" or not form.is_valid():
         return form, None, duplicates
-    allow = request.POST.get("allow_duplicate") == "1"
-    kwargs = web.form_to_service(form)
     validate_only = request.POST.get("validate_only") == "1"
+    # Inline validation still reports the duplicates the user chose to allow: the warning,
+    # and the ticked "Save it anyway" in it, stay on the form until it is submitted.
+    allow = request.POST.get("allow_duplicate") == "1" and not validate_only
+    kwargs = web.form_to_service(form)
     try:
         # Inline validation runs the real service and rolls it back: the same rules, no save.
         with transaction.atomic():
