@@ -9,8 +9,9 @@ visibility rule) with one thing taken away:
                     list is a query of its own);
 - search-icontains: `icontains` over first name, last name and email instead of the
                     trigram/full-text search (no index can answer it, and it finds no typo);
-- cf-keytext:       the custom field compared as `custom_fields -> 'tier' = '"gold"'`, which the
-                    jsonb_path_ops GIN index cannot answer, instead of containment (`@>`).
+- cf-keytext:       the custom field compared as `custom_fields -> 'tier' = '"gold"'` (?key=tier
+                    &value=gold), which the jsonb_path_ops GIN index cannot answer, instead of
+                    containment (`@>`).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class SearchIcontains(BaselineList):
 
 class CustomFieldKeyText(BaselineList):
     def get_queryset(self) -> Any:
-        return self.base().filter(custom_fields__tier=self.request.query_params.get("tier", ""))
+        params = self.request.query_params
+        return self.base().filter(**{f"custom_fields__{params['key']}": params["value"]})
 
 
 class DetailNaive(generics.RetrieveAPIView):

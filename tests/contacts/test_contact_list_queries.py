@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
-from apps.contacts.services import contact_create
 from apps.companies.services import company_create
+from apps.contacts.services import contact_create
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
