@@ -271,3 +271,29 @@ def test_another_organisation_sees_nothing(owner_client_a: Client, owner_client_
     assert other.delete(f"/api/v1/contacts/{pk}/").status_code == 404
     merge = post(other, "/api/v1/contacts/merge/", {"survivor": pk, "merged": [pk]})
     assert merge.status_code == 404
+
+
+def test_cursor_pages_through_a_custom_field_sort_with_empty_values(
+    owner_client_a: Client,
+) -> None:
+    post(
+        owner_client_a,
+        "/api/v1/custom-fields/",
+        {"entity": "contact", "label": "Rank", "type": "number"},
+    )
+    items = [
+        {"first_name": f"Page{i}", "custom_fields": {"rank": i} if i % 3 else {}} for i in range(7)
+    ]
+    assert (
+        post(owner_client_a, "/api/v1/contacts/bulk/?allow_duplicate=true", items).status_code
+        == 201
+    )
+    seen: list[str] = []
+    url = "/api/v1/contacts/?ordering=cf_rank&page_size=2&first_name__contains=page"
+    while url:
+        page = owner_client_a.get(url)
+        assert page.status_code == 200, page.content
+        seen += [c["first_name"] for c in page.json()["results"]]
+        url = page.json()["next"]
+    # The empty ones first (by id), then 1, 2, 4, 5 in numeric order; nobody twice or lost.
+    assert seen == ["Page0", "Page3", "Page6", "Page1", "Page2", "Page4", "Page5"]
