@@ -13,16 +13,17 @@ from typing import Any
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
-from django.db.models import DecimalField, F, Q
+from django.db.models import DecimalField, F, Q, TextField, Value
 from django.db.models.expressions import Expression
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from django.utils.dateparse import parse_date, parse_datetime
 
 from .models import CustomField, FieldType
 
 _RANGE = {"gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual}
+EMPTY_NUMBER = decimal.Decimal("-1e30")
 MAX_TEXT = 255
 MAX_LONG_TEXT = 10_000
 
@@ -236,11 +237,13 @@ def filter_q(field: CustomField, raw: str, op: str = "") -> Q:
 
 
 def sort_expression(field: CustomField) -> Expression | F:
-    """What to order by for `field`: numbers numerically, everything else as text."""
+    """What to order by for `field`: numbers numerically, everything else as text. Empty
+    values sort as the lowest value (never NULL), so cursor pagination can page past them."""
     text = KeyTextTransform(field.key, "custom_fields")
     if field.type in (FieldType.NUMBER, FieldType.DECIMAL, FieldType.CURRENCY):
-        return Cast(text, DecimalField(max_digits=30, decimal_places=6))
-    return text
+        number = DecimalField(max_digits=40, decimal_places=6)
+        return Coalesce(Cast(text, number), Value(EMPTY_NUMBER), output_field=number)
+    return Coalesce(text, Value(""), output_field=TextField())
 
 
 def keyed_errors(exc: ValidationError) -> ValidationError:
