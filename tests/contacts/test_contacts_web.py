@@ -286,3 +286,115 @@ def test_settings_pages_for_custom_fields_and_tags(
     owner_client_a.post(f"/settings/tags/{tag.pk}/", {"delete": "1"})
     with schema_context(tenant_a.schema_name):
         assert not Tag.objects.filter(pk=tag.pk).exists()
+
+
+def test_forms_offer_every_custom_field_type(owner_client_a: Client, tenant_a: Tenant) -> None:
+    from apps.accounts.models import User
+    from apps.records.models import FieldType
+
+    for kind in FieldType.values:
+        body = {"entity": "contact", "label": f"F {kind}", "type": kind}
+        if kind in ("select", "multi_select"):
+            body["options"] = "One\nTwo"
+        if kind == "number":
+            body["default"] = "7"
+        answer = owner_client_a.post("/settings/custom-fields/", body)
+        assert answer.status_code == 302, answer.content.decode()[-3000:]
+    form = owner_client_a.get("/contacts/new/").content.decode()
+    for kind, name in (
+        ("date", "f_date"),
+        ("datetime-local", "f_datetime"),
+        ("tel", "f_phone"),
+        ("checkbox", "f_multi_select"),
+        ("url", "f_url"),
+        ("email", "f_email"),
+    ):
+        assert re.search(rf'<input type="{kind}" name="cf_{name}"', form), kind
+    assert re.search(r'<textarea name="cf_f_long_text"', form)
+    assert re.search(r'<input type="text" name="cf_f_number" value="7" inputmode="decimal"', form)
+    assert re.search(r'<select name="cf_f_user"', form) and "Alpha" in form
+    with schema_context(tenant_a.schema_name):
+        user_id = User.objects.get(email="owner@alpha.test").pk
+    created = owner_client_a.post(
+        "/contacts/new/",
+        {
+            "first_name": "Every",
+            "last_name": "Type",
+            "lifecycle_stage": "lead",
+            "cf_f_text": "t",
+            "cf_f_long_text": "long\ntext",
+            "cf_f_number": "3",
+            "cf_f_decimal": "2.5",
+            "cf_f_currency": "10",
+            "cf_f_date": "2027-01-02",
+            "cf_f_datetime": "2027-01-02T10:30",
+            "cf_f_boolean": "true",
+            "cf_f_select": "Two",
+            "cf_f_multi_select": ["One", "Two"],
+            "cf_f_url": "https://x.example",
+            "cf_f_email": "a@x.example",
+            "cf_f_phone": "+1 415 555 0000",
+            "cf_f_user": str(user_id),
+        },
+    )
+    assert created.status_code == 302, created.content.decode()[-3000:]
+    detail = owner_client_a.get(created["Location"]).content.decode()
+    assert "One, Two" in detail and "Yes" in detail and "2027-01-02" in detail
+    edit = owner_client_a.get(created["Location"] + "edit/").content.decode()
+    assert 'value="2027-01-02T10:30"' in edit and 'value="true" selected' in edit
+    wrong = owner_client_a.post(
+        created["Location"] + "edit/",
+        {"first_name": "Every", "lifecycle_stage": "lead", "cf_f_number": "many"},
+    )
+    assert "F number must be a number" in wrong.content.decode()
+
+
+def test_company_pages_people_sharing_and_merge(owner_client_a: Client, tenant_a: Tenant) -> None:
+    with schema_context(tenant_a.schema_name):
+        rep = make_user(email="company-rep@alpha.test", password="a-long-test-password")
+        user_set_role(user=rep, role=Role.REP)
+    first = owner_client_a.post(
+        "/companies/new/", {"name": "Cyberdyne", "domain": "cyberdyne.example"}
+    )
+    keep = int(first["Location"].rstrip("/").split("/")[-1])
+    warned = owner_client_a.post(
+        "/companies/new/", {"name": "Cyberdyne Systems", "domain": "www.cyberdyne.example"}
+    )
+    assert "This looks like a duplicate of" in warned.content.decode()
+    second = owner_client_a.post(
+        "/companies/new/",
+        {
+            "name": "Cyberdyne Systems",
+            "domain": "cyberdyne.example",
+            "allow_duplicate": "1",
+            "industry": "AI",
+        },
+    )
+    gone = int(second["Location"].rstrip("/").split("/")[-1])
+    person = _contact(
+        owner_client_a, first_name="Miles", last_name="Dyson", company_name="Cyberdyne Systems"
+    )
+    page = owner_client_a.get(f"/companies/{gone}/").content.decode()
+    assert "Miles Dyson" in page and "AI" in page
+    dupes = owner_client_a.get("/companies/duplicates/").content.decode()
+    assert "same domain" in dupes
+    shared = owner_client_a.post(
+        f"/contacts/{person}/share/", {"who": f"user:{rep.pk}", "level": "view"}, follow=True
+    )
+    assert "Shared Miles Dyson" in shared.content.decode()
+    rep_client = login(tenant_client(tenant_a), tenant_a, rep.email)
+    assert rep_client.get(f"/contacts/{person}/").status_code == 200
+    assert rep_client.get(f"/contacts/{person}/edit/").status_code == 403
+    assert rep_client.post(f"/contacts/{person}/notes/", {"body": "hi"}).status_code == 403
+    bad_share = owner_client_a.post(
+        f"/contacts/{person}/share/", {"who": "", "level": "view"}, follow=True
+    )
+    assert "Choose someone" in bad_share.content.decode()
+    merged = owner_client_a.post(
+        "/companies/merge/",
+        {"ids": [keep, gone], "survivor": str(keep), "value_industry": str(gone)},
+        follow=True,
+    ).content.decode()
+    assert "Merged 1 record(s) into Cyberdyne" in merged and "Miles Dyson" in merged
+    assert owner_client_a.get(f"/companies/{gone}/").status_code == 404
+    assert owner_client_a.post("/companies/merge/", {"ids": [keep, 999999]}).status_code == 404
