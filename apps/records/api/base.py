@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -64,7 +65,7 @@ class ShareSerializer(serializers.Serializer[dict[str, Any]]):
     level = serializers.ChoiceField(choices=["view", "edit"])
 
 
-class MergeSerializer(serializers.Serializer[dict[str, Any]]):
+class MergeRequestSerializer(serializers.Serializer[dict[str, Any]]):
     survivor = serializers.IntegerField()
     merged = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=10)
     values = serializers.DictField(child=serializers.IntegerField(), required=False)
@@ -161,6 +162,12 @@ class RecordViewSet(viewsets.ModelViewSet):
         self._run(lambda: self.service_delete(record))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        summary="Create (POST) or update (PATCH) up to 100 records, all or nothing",
+        request=inline_serializer(
+            "BulkRequest", {"items": serializers.ListField(child=serializers.DictField())}
+        ),
+    )
     @action(detail=False, methods=["post", "patch"], url_path="bulk")
     def bulk(self, request: Request) -> Response:
         """Create (POST) or update (PATCH, each item with `id`) up to 100 records: all or
@@ -224,9 +231,17 @@ class RecordViewSet(viewsets.ModelViewSet):
             lambda: self.service_create(allow_duplicate=allow, **incoming.validated_data)
         )
 
+    @extend_schema(
+        summary="Merge records into a survivor (undo with POST /merges/<merge_id>/undo/)",
+        request=MergeRequestSerializer,
+        responses=inline_serializer(
+            "MergeResult",
+            {"survivor": serializers.DictField(), "merge_id": serializers.IntegerField()},
+        ),
+    )
     @action(detail=False, methods=["post"])
     def merge(self, request: Request) -> Response:
-        incoming = MergeSerializer(data=request.data)
+        incoming = MergeRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         survivor = self.fetch(data["survivor"])
@@ -236,11 +251,23 @@ class RecordViewSet(viewsets.ModelViewSet):
             {"survivor": self.get_serializer(self.fetch(survivor.pk)).data, "merge_id": record.pk}
         )
 
-    @action(detail=False, methods=["get"])
+    @extend_schema(
+        summary="Suspected duplicate pairs",
+        responses=inline_serializer(
+            "DuplicatePairs",
+            {"results": serializers.ListField(child=serializers.DictField())},
+        ),
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def duplicates(self, request: Request) -> Response:
         """Suspected duplicate pairs among the records the caller may see."""
         return Response({"results": self.duplicate_pairs()})
 
+    @extend_schema(
+        summary="Share with a user or a team",
+        request=ShareSerializer,
+        responses=inline_serializer("Shared", {"shared": serializers.BooleanField()}),
+    )
     @action(detail=True, methods=["post"])
     def share(self, request: Request, pk: str | None = None) -> Response:
         record = self.get_object()
@@ -249,7 +276,17 @@ class RecordViewSet(viewsets.ModelViewSet):
         self._run(lambda: self.service_share(record, **incoming.validated_data))
         return Response({"shared": True})
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(
+        summary="The record's timeline, newest first (?kind=note|change|link|merge, ?page=)",
+        responses=inline_serializer(
+            "Timeline",
+            {
+                "results": serializers.ListField(child=serializers.DictField()),
+                "next_page": serializers.IntegerField(allow_null=True),
+            },
+        ),
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
     def timeline(self, request: Request, pk: str | None = None) -> Response:
         record = self.get_object()
         try:
@@ -278,6 +315,18 @@ class RecordViewSet(viewsets.ModelViewSet):
             }
         )
 
+    @extend_schema(
+        summary="Add a note to the record's timeline",
+        request=NoteSerializer,
+        responses=inline_serializer(
+            "NoteCreated",
+            {
+                "id": serializers.IntegerField(),
+                "body": serializers.CharField(),
+                "created_at": serializers.DateTimeField(),
+            },
+        ),
+    )
     @action(detail=True, methods=["post"])
     def notes(self, request: Request, pk: str | None = None) -> Response:
         from apps.records.services import note_add

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -127,24 +128,24 @@ class CustomFieldViewSet(viewsets.ModelViewSet[CustomField]):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class MergeSerializer(serializers.ModelSerializer[Merge]):
+    survivor = serializers.IntegerField(source="survivor_id")
+    merged = serializers.ListField(child=serializers.IntegerField(), source="merged_ids")
+
+    class Meta:
+        model = Merge
+        fields = ["id", "entity", "survivor", "merged", "created_at", "undone_at"]
+
+
 class MergeViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     scope_resource = "merges"
+    serializer_class = MergeSerializer
 
     def get_queryset(self) -> Any:
         return Merge.objects.all()
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        merge = self._visible(kwargs["pk"])
-        return Response(
-            {
-                "id": merge.pk,
-                "entity": merge.entity,
-                "survivor": merge.survivor_id,
-                "merged": merge.merged_ids,
-                "created_at": merge.created_at,
-                "undone_at": merge.undone_at,
-            }
-        )
+        return Response(MergeSerializer(self._visible(kwargs["pk"])).data)
 
     def _visible(self, pk: Any) -> Merge:
         from django.http import Http404
@@ -158,6 +159,17 @@ class MergeViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             raise Http404("No such merge.")
         return merge
 
+    @extend_schema(
+        summary="Undo a merge (within 30 days)",
+        request=None,
+        responses=inline_serializer(
+            "MergeUndone",
+            {
+                "survivor": serializers.IntegerField(),
+                "restored": serializers.ListField(child=serializers.IntegerField()),
+            },
+        ),
+    )
     @action(detail=True, methods=["post"])
     def undo(self, request: Request, pk: str | None = None) -> Response:
         merge = self._visible(pk)
