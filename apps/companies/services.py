@@ -68,18 +68,23 @@ def refresh_search_text(company: Company) -> None:
     company.search_text = search.document(
         company.name, company.domain, company.industry, company.city, company.country
     )
+    search.remember_words(company.search_text)
 
 
 def company_duplicates(*, name: str, domain: str = "", exclude: int | None = None) -> list[Company]:
     """Likely duplicates: the same normalised domain, or a very similar name (trigram
-    similarity of at least 0.6, after an indexed trigram prefilter)."""
+    similarity of at least 0.6, among candidates from the typo-tolerant search)."""
     query = search.normalise(name)
     same_domain = Q(domain=domain) if domain else Q(pk__in=[])
-    prefilter = same_domain | (
-        Q(search_text__trigram_word_similar=query) if query else Q(pk__in=[])
+    by_name = (
+        set(search.matching(Company.objects.all(), name).values_list("pk", flat=True)[:200])
+        if query
+        else set()
     )
+    if domain:
+        by_name |= set(Company.objects.filter(domain=domain).values_list("pk", flat=True)[:50])
     found = (
-        Company.objects.filter(prefilter)
+        Company.objects.filter(pk__in=by_name)
         .annotate(similarity=TrigramSimilarity("name", name))
         .filter(same_domain | Q(similarity__gte=0.6))
     )

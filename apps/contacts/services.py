@@ -121,6 +121,7 @@ def refresh_search_text(
         *companies,
         contact.city,
     )
+    search.remember_words(contact.search_text)
 
 
 def contact_duplicates(
@@ -132,18 +133,24 @@ def contact_duplicates(
     exclude: int | None = None,
 ) -> list[Contact]:
     """Likely duplicates: a shared email or phone (normalised), or a very similar full name
-    (trigram similarity of at least 0.6, after an indexed trigram prefilter)."""
+    (trigram similarity of at least 0.6, among candidates from the typo-tolerant search)."""
     emails, phones = list(emails), list(phones)
     name = f"{first_name} {last_name}".strip()
     query = search.normalise(name)
-    shared = Q(pk__in=ContactEmail.objects.filter(email__in=emails).values("contact_id")) | Q(
-        pk__in=ContactPhone.objects.filter(number__in=phones).values("contact_id")
+    # Each kind of candidate is one index lookup; combined in Python, as an OR of
+    # subqueries would make PostgreSQL scan every contact.
+    shared = set(
+        ContactEmail.objects.filter(email__in=emails).values_list("contact_id", flat=True)
+    ) | set(ContactPhone.objects.filter(number__in=phones).values_list("contact_id", flat=True))
+    by_name = (
+        set(search.matching(Contact.objects.all(), name).values_list("pk", flat=True)[:200])
+        if query
+        else set()
     )
-    prefilter = shared | (Q(search_text__trigram_word_similar=query) if query else Q(pk__in=[]))
     found = (
-        Contact.objects.filter(prefilter)
+        Contact.objects.filter(pk__in=shared | by_name)
         .annotate(similarity=TrigramSimilarity(Concat("first_name", Value(" "), "last_name"), name))
-        .filter(shared | Q(similarity__gte=0.6) if query else shared)
+        .filter(Q(pk__in=shared) | Q(similarity__gte=0.6))
     )
     if exclude is not None:
         found = found.exclude(pk=exclude)

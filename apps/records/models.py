@@ -5,7 +5,7 @@ entries and merges. Records name their type by an entity key (`contact`, `compan
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -181,3 +181,18 @@ def record_indexes(prefix: str) -> list[models.Index]:
         GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"], name=f"{prefix}_trgm"),
         GinIndex(SearchVector("search_text", config="simple"), name=f"{prefix}_fts"),
     ]
+
+
+class SearchWord(models.Model):
+    """Every word that appears in the organisation's records (names, titles, companies,
+    cities; not emails or numbers). Typo-tolerant search looks misspelt words up here by
+    trigram distance (a small table), then searches records by full text for the words found:
+    fast on millions of records, unlike trigram similarity over the records themselves."""
+
+    word = models.CharField(max_length=40, primary_key=True)
+
+    class Meta:
+        indexes = [GistIndex(fields=["word"], opclasses=["gist_trgm_ops"], name="searchword_trgm")]
+
+    def __str__(self) -> str:
+        return self.word

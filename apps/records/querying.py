@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from . import customfields, search
 from .registry import EntitySpec
@@ -73,13 +74,15 @@ def apply(
     or a value of the wrong type."""
     fields = {f.key: f for f in customfields.definitions(entity.key, include_archived=True)}
     conditions = Q()
+    searching = False
     for param in params:
         values = params.getlist(param) if hasattr(params, "getlist") else [params[param]]
         values = [v for v in values if str(v).strip() != ""]
         if param in RESERVED or param == "ordering" or not values:
             continue
         if param == "search":
-            queryset = search.matching(queryset, values[-1])
+            queryset = search.matching(queryset, values[-1], ordered=not params.get("ordering"))
+            searching = True
             continue
         if param == "tag":
             for value in values:
@@ -108,11 +111,16 @@ def apply(
     queryset = queryset.filter(conditions)
     if "tag" in params:
         queryset = queryset.distinct()
-    return order(queryset, entity, params.get("ordering") or "", fields)
+    return order(queryset, entity, params.get("ordering") or "", fields, searching=searching)
 
 
 def order(
-    queryset: QuerySet[Any], entity: EntitySpec, ordering: str, fields: dict[str, Any]
+    queryset: QuerySet[Any],
+    entity: EntitySpec,
+    ordering: str,
+    fields: dict[str, Any],
+    *,
+    searching: bool = False,
 ) -> QuerySet[Any]:
     if not ordering:
         return queryset
@@ -122,6 +130,9 @@ def order(
         expression: Any = customfields.sort_expression(fields[name[3:]])
     elif (spec := entity.field(name)) is not None and spec.sortable:
         expression = F(spec.path)
+        if searching:
+            # As in search.newest_first: sort the matches rather than walk an index.
+            expression = Coalesce(expression, expression)
     else:
         raise ValidationError({"ordering": f"Cannot sort by {name!r}."})
     # One named sort value, so cursor pagination can page through any column.

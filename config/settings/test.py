@@ -13,3 +13,10 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 TENANT_WARM_POOL_REFILL_ON_PROVISION = False
 KESTREL_URL_PORT = "8000"  # fixed, whatever PORT the machine running the tests has set
+
+# The suite makes hundreds of API calls a second as one owner; the limits themselves are
+# tested with small values set by those tests.
+API_RATE_LIMITS = {
+    plan: {"key": (100_000, 10), "organisation": (100_000, 10)}
+    for plan in ("free", "team", "business")
+}
