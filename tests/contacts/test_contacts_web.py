@@ -4,6 +4,7 @@ does in a day."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -398,3 +399,43 @@ def test_company_pages_people_sharing_and_merge(owner_client_a: Client, tenant_a
     assert "Merged 1 record(s) into Cyberdyne" in merged and "Miles Dyson" in merged
     assert owner_client_a.get(f"/companies/{gone}/").status_code == 404
     assert owner_client_a.post("/companies/merge/", {"ids": [keep, 999999]}).status_code == 404
+
+
+def _streamed(response: Any) -> str:
+    return b"".join(response.streaming_content).decode("utf-8-sig")
+
+
+def test_export_follows_filters_and_neutralises_formulas(
+    owner_client_a: Client, tenant_a: Tenant, owner_client_b: Client
+) -> None:
+    import csv
+    import io
+
+    from apps.audit.models import AuditEntry
+
+    _contact(
+        owner_client_a,
+        first_name="=HYPERLINK(1)",
+        last_name="Export",
+        tags="vip",
+        emails="x1@export.example",
+    )
+    _contact(
+        owner_client_a,
+        first_name="Plain",
+        last_name="Export",
+        allow_duplicate="1",
+        emails="x2@export.example",
+    )
+    response = owner_client_a.get("/contacts/export/?tag=vip")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(_streamed(response))))
+    assert rows[0][:3] == ["ID", "First name", "Last name"]
+    assert len(rows) == 2 and rows[1][1] == "'=HYPERLINK(1)" and "vip" in rows[1]
+    api = owner_client_a.get("/api/v1/contacts/export/?last_name=export&ordering=first_name")
+    lines = _streamed(api).splitlines()
+    assert len(lines) == 3 and "Plain" in lines[2]
+    with schema_context(tenant_a.schema_name):
+        assert AuditEntry.objects.filter(action="contact.exported").count() == 2
+    other = owner_client_b.get("/api/v1/contacts/export/")
+    assert "export.example" not in _streamed(other)

@@ -258,6 +258,21 @@ class RecordViewSet(viewsets.ModelViewSet):
             {"results": serializers.ListField(child=serializers.DictField())},
         ),
     )
+    @extend_schema(
+        summary="The whole list as CSV (same filters and ordering), streamed",
+        responses={(200, "text/csv"): str},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, url_path="export")
+    def export(self, request: Request) -> Any:
+        from apps.records.exporting import export_csv
+
+        return export_csv(
+            actor=request.user,
+            entity_key=self.entity,
+            queryset=self.get_queryset(),
+            query=request.query_params.urlencode(),
+        )
+
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def duplicates(self, request: Request) -> Response:
         """Suspected duplicate pairs among the records the caller may see."""

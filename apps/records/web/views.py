@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -106,6 +106,24 @@ def _visible_views(web: RecordWeb, user: Any) -> Any:
     from django.db.models import Q
 
     return SavedView.objects.filter(Q(owner=user) | Q(shared=True), entity=web.key)
+
+
+@login_required
+def record_export(request: HttpRequest, web: RecordWeb) -> HttpResponseBase:
+    """The list as CSV: same filters, ordering and permissions, every row (not one page)."""
+    from ..exporting import export_csv
+
+    params = request.GET.copy()
+    if "q" in params and "search" not in params:
+        params["search"] = request.GET["q"]
+    try:
+        queryset = web.select(request.user, params)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(web.url("list"))
+    return export_csv(
+        actor=request.user, entity_key=web.key, queryset=queryset, query=request.GET.urlencode()
+    )
 
 
 @login_required
@@ -520,8 +538,8 @@ def record_urls(web: RecordWeb) -> list[Any]:
     """The URL patterns of a record type's pages."""
     from django.urls import path
 
-    def bind(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        def bound(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    def bind(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        def bound(request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
             return view(request, web, **kwargs)
 
         bound.__name__ = view.__name__
@@ -531,6 +549,7 @@ def record_urls(web: RecordWeb) -> list[Any]:
         path("", bind(record_list), name="list"),
         path("new/", bind(record_create), name="create"),
         path("bulk/", bind(record_bulk), name="bulk"),
+        path("export/", bind(record_export), name="export"),
         path("merge/", bind(record_merge), name="merge"),
         path("duplicates/", bind(record_duplicates), name="duplicates"),
         path("views/", bind(record_view_save), name="view_save"),
