@@ -12,7 +12,6 @@ costs a few index lookups whatever the number of records.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -161,19 +160,3 @@ def global_search(user: Any, text: str, *, per_entity: int = 5) -> list[dict[str
             rows = [(r, *entity.describe(r)) for r in records]
             groups.append({"entity": entity, "records": records, "rows": rows})
     return groups
-
-
-def rebuild_words(texts: Iterable[str]) -> int:
-    """Fill the dictionary from existing records' texts (after bulk loads)."""
-    before = SearchWord.objects.count()
-    batch: set[str] = set()
-    for text in texts:
-        batch.update(w for w in WORD.findall(text) if len(w) >= 3)
-        if len(batch) > 5000:
-            SearchWord.objects.bulk_create(
-                [SearchWord(word=w) for w in batch], ignore_conflicts=True
-            )
-            batch.clear()
-    if batch:
-        SearchWord.objects.bulk_create([SearchWord(word=w) for w in batch], ignore_conflicts=True)
-    return SearchWord.objects.count() - before
