@@ -10,7 +10,6 @@ from django.contrib.postgres.search import TrigramSimilarity
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.accounts.models import Team, User
 from apps.audit.services import audit_record
@@ -21,7 +20,7 @@ from apps.records.merging import MergeSpec
 from apps.records.models import Merge
 from apps.records.services import actor_label as _label
 from apps.records.services import actor_user as _actor_user
-from apps.records.services import tags_resolve
+from apps.records.services import default_owner, record_share, tags_resolve
 
 from .models import Company
 
@@ -52,16 +51,6 @@ def normalise_domain(raw: str) -> str:
     if not DOMAIN.match(text):
         raise ValidationError({"domain": f"{raw.strip()[:60]!r} is not a domain like example.com."})
     return text
-
-
-def _default_owner(actor: Any) -> User:
-    user = _actor_user(actor)
-    if user is not None:
-        return user
-    owner = User.objects.filter(groups__name="Owner", is_active=True).order_by("pk").first()
-    if owner is None:  # pragma: no cover - every organisation has an owner
-        raise ValidationError("Name an owner for the record.", code="owner_required")
-    return owner
 
 
 def refresh_search_text(company: Company) -> None:
@@ -127,7 +116,7 @@ def company_create(
     if not visibility.can_create(actor, Company):
         raise PermissionDenied("Read-only access cannot create records.")
     values = _clean({"name": name or "", "owner": owner, **fields})
-    values.setdefault("owner", _default_owner(actor))
+    values.setdefault("owner", default_owner(actor))
     try:
         cf = customfields.clean_values("company", custom_fields, creating=True)
     except ValidationError as exc:
@@ -212,31 +201,11 @@ def company_delete(*, actor: Any, company: Company) -> None:
     company.delete()
 
 
-@transaction.atomic
 def company_share(
     *, actor: Any, company: Company, level: str, user: User | None = None, team: Team | None = None
 ) -> None:
     """Share with a user or a team, to view or to edit (replacing an earlier share)."""
-    if not visibility.can_change(actor, company):
-        raise PermissionDenied("You may not share this company.")
-    if level not in ("view", "edit") or (user is None) == (team is None):
-        raise ValidationError("Share with one user or one team, to view or to edit.")
-    target: Any = user if user is not None else team.group  # type: ignore[union-attr]
-    for codename in ("view_company", "change_company"):
-        remove_perm(f"companies.{codename}", target, company)
-    assign_perm("companies.view_company", target, company)
-    if level == "edit":
-        assign_perm("companies.change_company", target, company)
-    audit_record(
-        action="record.shared",
-        actor=_actor_user(actor),
-        target=company,
-        actor_label=_label(actor),
-        detail={
-            "with": user.email if user else f"team {team.name}",  # type: ignore[union-attr]
-            "level": level,
-        },
-    )
+    record_share(actor=actor, record=company, level=level, user=user, team=team)
 
 
 def merge_spec() -> MergeSpec:

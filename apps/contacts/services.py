@@ -13,7 +13,6 @@ from django.core.validators import EmailValidator
 from django.db import transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Concat
-from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.accounts.models import Team, User
 from apps.audit.services import audit_record
@@ -25,7 +24,7 @@ from apps.records.merging import MergeSpec
 from apps.records.models import Merge, TimelineKind
 from apps.records.services import actor_label as _label
 from apps.records.services import actor_user as _actor_user
-from apps.records.services import tags_resolve
+from apps.records.services import default_owner, record_share, tags_resolve
 
 from .models import Contact, ContactCompany, ContactEmail, ContactPhone, LifecycleStage
 
@@ -48,16 +47,6 @@ FIELDS = (
 )
 MAX_EMAILS = 20
 MAX_PHONES = 20
-
-
-def _default_owner(actor: Any) -> User:
-    user = _actor_user(actor)
-    if user is not None:
-        return user
-    owner = User.objects.filter(groups__name="Owner", is_active=True).order_by("pk").first()
-    if owner is None:  # pragma: no cover - every organisation has an owner
-        raise ValidationError("Name an owner for the record.", code="owner_required")
-    return owner
 
 
 def normalise_emails(raw: Iterable[str]) -> list[str]:
@@ -240,7 +229,7 @@ def contact_create(
     if not visibility.can_create(actor, Contact):
         raise PermissionDenied("Read-only access cannot create records.")
     values = _clean({"owner": owner, **fields})
-    values.setdefault("owner", _default_owner(actor))
+    values.setdefault("owner", default_owner(actor))
     email_list = normalise_emails(_email_list(email, emails, []) or [])
     phone_list = normalise_phones(_email_list(phone, phones, []) or [])
     if not (values.get("first_name") or values.get("last_name") or email_list):
@@ -472,27 +461,11 @@ def contact_unlink_company(*, actor: Any, link: ContactCompany) -> None:
     )
 
 
-@transaction.atomic
 def contact_share(
     *, actor: Any, contact: Contact, level: str, user: User | None = None, team: Team | None = None
 ) -> None:
-    if not visibility.can_change(actor, contact):
-        raise PermissionDenied("You may not share this contact.")
-    if level not in ("view", "edit") or (user is None) == (team is None):
-        raise ValidationError("Share with one user or one team, to view or to edit.")
-    target: Any = user if user is not None else team.group  # type: ignore[union-attr]
-    for codename in ("view_contact", "change_contact"):
-        remove_perm(f"contacts.{codename}", target, contact)
-    assign_perm("contacts.view_contact", target, contact)
-    if level == "edit":
-        assign_perm("contacts.change_contact", target, contact)
-    audit_record(
-        action="record.shared",
-        actor=_actor_user(actor),
-        target=contact,
-        actor_label=_label(actor),
-        detail={"with": user.email if user else f"team {team.name}", "level": level},  # type: ignore[union-attr]
-    )
+    """Share with a user or a team, to view or to edit (replacing an earlier share)."""
+    record_share(actor=actor, record=contact, level=level, user=user, team=team)
 
 
 def _refresh_after_merge(contact: Contact) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
+from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.accounts.models import User
 from apps.accounts.roles import ADMIN_ROLES, Role
@@ -31,6 +32,43 @@ def actor_user(actor: Any) -> User | None:
 
 def actor_label(actor: Any) -> str:
     return "" if isinstance(actor, User) else str(actor)
+
+
+def default_owner(actor: Any) -> User:
+    """Who owns a record created without an owner: the acting person (for a key, the person
+    who made it), else the organisation's first Owner."""
+    user = actor_user(actor)
+    if user is not None:
+        return user
+    owner = User.objects.filter(groups__name="Owner", is_active=True).order_by("pk").first()
+    if owner is None:  # pragma: no cover - every organisation has an owner
+        raise ValidationError("Name an owner for the record.", code="owner_required")
+    return owner
+
+
+@transaction.atomic
+def record_share(
+    *, actor: Any, record: Any, level: str, user: User | None = None, team: Any = None
+) -> None:
+    """Share a record with a user or a team, to view or to edit (replacing an earlier share
+    with the same person or team)."""
+    if not visibility.can_change(actor, record):
+        raise PermissionDenied(f"You may not share this {record._meta.verbose_name}.")
+    if level not in ("view", "edit") or (user is None) == (team is None):
+        raise ValidationError("Share with one user or one team, to view or to edit.")
+    target: Any = user if user is not None else team.group
+    app, name = record._meta.app_label, record._meta.model_name
+    for codename in (f"view_{name}", f"change_{name}"):
+        remove_perm(f"{app}.{codename}", target, record)
+    assign_perm(f"{app}.view_{name}", target, record)
+    if level == "edit":
+        assign_perm(f"{app}.change_{name}", target, record)
+    _audit(
+        actor,
+        "record.shared",
+        record,
+        **{"with": user.email if user else f"team {team.name}", "level": level},
+    )
 
 
 def _require_admin(actor: Any, what: str) -> None:

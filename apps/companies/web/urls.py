@@ -1,4 +1,3 @@
-from django.urls import path
 
 from apps.records.web.views import record_urls
 
@@ -8,5 +7,4 @@ app_name = "companies"
 
 urlpatterns = [
     *record_urls(views.WEB),
-    path("<int:pk>/share/", views.company_share, name="share"),
 ]

@@ -6,16 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
+from django.http import HttpRequest
 
-from apps.accounts.models import Team, User
-from apps.records.web.forms import RecordForm
-from apps.records.web.views import RecordWeb, _refused
+from apps.accounts.models import User
+from apps.records.web.forms import RecordForm, ShareForm
+from apps.records.web.views import RecordWeb
 
 from .. import selectors, services
 from ..models import CompanySize
@@ -68,25 +63,6 @@ def _form_to_service(form: CompanyForm) -> dict[str, Any]:
     return kwargs
 
 
-class ShareForm(forms.Form):
-    who = forms.ChoiceField(label="Share with")
-    level = forms.ChoiceField(choices=[("view", "Can view"), ("edit", "Can edit")])
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        users = [(f"user:{u.pk}", u.get_full_name()) for u in User.objects.filter(is_active=True)]
-        teams = [(f"team:{t.pk}", f"Team {t.name}") for t in Team.objects.all()]
-        self.fields["who"].choices = [("", "Choose…"), *users, *teams]  # type: ignore[attr-defined]
-
-    def target(self) -> dict[str, Any]:
-        kind, _, pk = self.cleaned_data["who"].partition(":")
-        return (
-            {"user": User.objects.get(pk=pk)}
-            if kind == "user"
-            else {"team": Team.objects.get(pk=pk)}
-        )
-
-
 def _detail_extra(request: HttpRequest, company: Any) -> dict[str, Any]:
     from apps.contacts.models import ContactCompany
     from apps.contacts.selectors import contact_list
@@ -116,21 +92,3 @@ WEB = RecordWeb(
     record_kwarg="company",
     detail_extra=_detail_extra,
 )
-
-
-@login_required
-@require_POST
-def company_share(request: HttpRequest, pk: int) -> HttpResponse:
-    company = selectors.company_get(user=request.user, pk=pk)
-    form = ShareForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose someone to share with.")
-        return redirect("companies:detail", pk=company.pk)
-    try:
-        services.company_share(
-            actor=request.user, company=company, level=form.cleaned_data["level"], **form.target()
-        )
-    except PermissionDenied as exc:
-        return _refused(request, str(exc))
-    messages.success(request, f"Shared {company.name}.")
-    return redirect("companies:detail", pk=company.pk)

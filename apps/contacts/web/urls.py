@@ -10,5 +10,4 @@ urlpatterns = [
     *record_urls(views.WEB),
     path("<int:pk>/links/", views.contact_link, name="link"),
     path("<int:pk>/links/<int:link_pk>/delete/", views.contact_unlink, name="unlink"),
-    path("<int:pk>/share/", views.contact_share, name="share"),
 ]

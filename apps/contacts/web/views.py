@@ -16,8 +16,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts.models import User
 from apps.companies import selectors as company_selectors
 from apps.companies import services as company_services
-from apps.companies.web.views import ShareForm
-from apps.records.web.forms import RecordForm, split_lines
+from apps.records.web.forms import RecordForm, ShareForm, split_lines
 from apps.records.web.views import RecordWeb, _refused
 
 from .. import selectors, services
@@ -202,22 +201,4 @@ def contact_unlink(request: HttpRequest, pk: int, link_pk: int) -> HttpResponse:
     except PermissionDenied as exc:
         return _refused(request, str(exc))
     messages.success(request, f"Unlinked {link.company.name}.")
-    return redirect("contacts:detail", pk=contact.pk)
-
-
-@login_required
-@require_POST
-def contact_share(request: HttpRequest, pk: int) -> HttpResponse:
-    contact = selectors.contact_get(user=request.user, pk=pk)
-    form = ShareForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose someone to share with.")
-        return redirect("contacts:detail", pk=contact.pk)
-    try:
-        services.contact_share(
-            actor=request.user, contact=contact, level=form.cleaned_data["level"], **form.target()
-        )
-    except PermissionDenied as exc:
-        return _refused(request, str(exc))
-    messages.success(request, f"Shared {contact}.")
     return redirect("contacts:detail", pk=contact.pk)

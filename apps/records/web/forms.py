@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from apps.accounts.models import User
+from apps.accounts.models import Team, User
 
 from .. import customfields
 from ..models import CustomField, FieldType, Tag
@@ -103,6 +103,25 @@ class RecordForm(forms.Form):
     @staticmethod
     def all_tags() -> list[str]:
         return list(Tag.objects.values_list("name", flat=True))
+
+
+class ShareForm(forms.Form):
+    who = forms.ChoiceField(label="Share with")
+    level = forms.ChoiceField(choices=[("view", "Can view"), ("edit", "Can edit")])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        users = [(f"user:{u.pk}", u.get_full_name()) for u in User.objects.filter(is_active=True)]
+        teams = [(f"team:{t.pk}", f"Team {t.name}") for t in Team.objects.all()]
+        self.fields["who"].choices = [("", "Choose…"), *users, *teams]  # type: ignore[attr-defined]
+
+    def target(self) -> dict[str, Any]:
+        kind, _, pk = self.cleaned_data["who"].partition(":")
+        return (
+            {"user": User.objects.get(pk=pk)}
+            if kind == "user"
+            else {"team": Team.objects.get(pk=pk)}
+        )
 
 
 def split_lines(text: str) -> list[str]:

@@ -358,6 +358,26 @@ def record_note(request: HttpRequest, web: RecordWeb, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def record_share(request: HttpRequest, web: RecordWeb, pk: int) -> HttpResponse:
+    from .forms import ShareForm
+
+    record = web.get(request.user, pk)
+    form = ShareForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose someone to share with.")
+        return redirect(web.url("detail", record.pk))
+    try:
+        services.record_share(
+            actor=request.user, record=record, level=form.cleaned_data["level"], **form.target()
+        )
+    except PermissionDenied as exc:
+        return _refused(request, str(exc))
+    messages.success(request, f"Shared {record}.")
+    return redirect(web.url("detail", record.pk))
+
+
+@login_required
+@require_POST
 def record_delete(request: HttpRequest, web: RecordWeb, pk: int) -> HttpResponse:
     record = web.get(request.user, pk)
     try:
@@ -557,6 +577,7 @@ def record_urls(web: RecordWeb) -> list[Any]:
         path("<int:pk>/", bind(record_detail), name="detail"),
         path("<int:pk>/edit/", bind(record_edit), name="edit"),
         path("<int:pk>/delete/", bind(record_delete), name="delete"),
+        path("<int:pk>/share/", bind(record_share), name="share"),
         path("<int:pk>/notes/", bind(record_note), name="note"),
         path("<int:pk>/timeline/", bind(record_timeline), name="timeline"),
     ]
