@@ -297,3 +297,37 @@ def test_cursor_pages_through_a_custom_field_sort_with_empty_values(
         url = page.json()["next"]
     # The empty ones first (by id), then 1, 2, 4, 5 in numeric order; nobody twice or lost.
     assert seen == ["Page0", "Page3", "Page6", "Page1", "Page2", "Page4", "Page5"]
+
+
+def test_fast_representation_matches_the_serializer_fields(in_tenant_a: Any) -> None:
+    from rest_framework import serializers
+
+    from apps.accounts.models import User
+    from apps.companies.api.views import CompanySerializer
+    from apps.companies.selectors import company_get
+    from apps.companies.services import company_create
+    from apps.contacts.api.views import ContactSerializer
+    from apps.contacts.selectors import contact_get
+    from apps.contacts.services import contact_create
+
+    owner = User.objects.get(email="owner@alpha.test")
+    company = company_create(actor=owner, name="Shape Ltd", tags=["x"], size="1-10")
+    contact = contact_create(
+        actor=owner,
+        first_name="Shape",
+        emails=["s@shape.example"],
+        tags=["y"],
+        companies=[company.pk],
+    )
+    cases: list[tuple[Any, Any]] = [
+        (ContactSerializer, contact_get(user=owner, pk=contact.pk)),
+        (CompanySerializer, company_get(user=owner, pk=company.pk)),
+    ]
+    for serializer_class, record in cases:
+        fast = serializer_class(record).data
+        generic = serializers.ModelSerializer.to_representation(serializer_class(record), record)
+        assert list(fast) == list(generic) == serializer_class.Meta.fields
+        for name in ("emails", "phones", "companies"):
+            generic.pop(name, None)
+            fast.pop(name, None)
+        assert fast == generic

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.accounts.models import User
-from apps.records.api.base import CustomFieldsField, RecordViewSet, TagNamesField
+from apps.records.api.base import CustomFieldsField, RecordViewSet, TagNamesField, plain_fields
 
 from .. import selectors, services
 from ..models import Company, CompanySize
@@ -42,6 +42,14 @@ class CompanySerializer(serializers.ModelSerializer[Company]):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def to_representation(self, instance: Company) -> dict[str, Any]:
+        data = plain_fields(instance, PLAIN_FIELDS)
+        data["tags"] = [tag.name for tag in instance.tags.all()]
+        return {name: data[name] for name in self.Meta.fields}
+
+
+PLAIN_FIELDS = [name for name in CompanySerializer.Meta.fields if name != "tags"]
 
 
 class CompanyViewSet(RecordViewSet):

@@ -1,4 +1,3 @@
-
 from apps.records.web.views import record_urls
 
 from . import views

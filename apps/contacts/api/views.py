@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import User
 from apps.companies.selectors import company_get
-from apps.records.api.base import CustomFieldsField, RecordViewSet, TagNamesField
+from apps.records.api.base import CustomFieldsField, RecordViewSet, TagNamesField, plain_fields
 
 from .. import selectors, services
 from ..models import Contact, ContactCompany, LifecycleStage
@@ -70,11 +70,21 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def to_representation(self, instance: Contact) -> dict[str, Any]:
-        data = super().to_representation(instance)
+        # Built directly from the prefetched rows: a page of 50 contacts is read in a few
+        # milliseconds instead of running every field's serializer 50 times.
+        data = plain_fields(instance, PLAIN_FIELDS)
         data["emails"] = [e.email for e in instance.emails.all()]
         data["phones"] = [p.number for p in instance.phones.all()]
         data["companies"] = [link.company_id for link in instance.company_links.all()]
-        return data
+        data["tags"] = [tag.name for tag in instance.tags.all()]
+        return {name: data[name] for name in self.Meta.fields}
+
+
+PLAIN_FIELDS = [
+    name
+    for name in ContactSerializer.Meta.fields
+    if name not in ("emails", "phones", "companies", "tags")
+]
 
 
 class ContactViewSet(RecordViewSet):

@@ -43,6 +43,27 @@ class RecordCursorPagination(CursorPagination):
         return self.ordering
 
 
+_DATETIME = serializers.DateTimeField()
+
+
+def plain_fields(instance: Any, names: list[str]) -> dict[str, Any]:
+    """A record's plain columns as the API shows them (foreign keys as ids, datetimes in ISO
+    8601), without a serializer field per value."""
+    data: dict[str, Any] = {}
+    for name in names:
+        if name == "id":
+            data[name] = instance.pk
+        elif name == "owner":
+            data[name] = instance.owner_id
+        elif name in ("created_at", "updated_at"):
+            data[name] = _DATETIME.to_representation(getattr(instance, name))
+        elif name == "custom_fields":
+            data[name] = dict(instance.custom_fields or {})
+        else:
+            data[name] = getattr(instance, name)
+    return data
+
+
 class TagNamesField(serializers.ListField):
     child = serializers.CharField(max_length=50)
 
