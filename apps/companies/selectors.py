@@ -15,16 +15,20 @@ from .models import Company
 
 
 def company_list(
-    *, user: Any, search: str = "", params: Mapping[str, Any] | None = None
+    *,
+    user: Any,
+    search: str = "",
+    params: Mapping[str, Any] | None = None,
+    related: bool = True,
 ) -> QuerySet[Company]:
     """The companies `user` may see, with owners and tags, filtered and ordered by `params`
     (see `apps.records.querying`), in a fixed number of queries whatever the page size."""
-    companies = visibility.visible(
-        Company.objects.select_related("owner").prefetch_related(
+    companies = Company.objects.select_related("owner")
+    if related:
+        companies = companies.prefetch_related(
             Prefetch("tags", queryset=Tag.objects.order_by("name"))
-        ),
-        user,
-    )
+        )
+    companies = visibility.visible(companies, user)
     if search:
         companies = record_search.matching(companies, search)
     if params:

@@ -15,12 +15,17 @@ from .models import Contact, ContactCompany
 
 
 def contact_list(
-    *, user: Any, search: str = "", params: Mapping[str, Any] | None = None
+    *,
+    user: Any,
+    search: str = "",
+    params: Mapping[str, Any] | None = None,
+    related: bool = True,
 ) -> QuerySet[Contact]:
     """The contacts `user` may see, with owners, tags and company links, filtered and ordered
     by `params` (see `apps.records.querying`), in a fixed number of queries per page."""
-    contacts = visibility.visible(
-        Contact.objects.select_related("owner").prefetch_related(
+    contacts = Contact.objects.select_related("owner")
+    if related:
+        contacts = contacts.prefetch_related(
             Prefetch("tags", queryset=Tag.objects.order_by("name")),
             Prefetch(
                 "company_links",
@@ -30,9 +35,8 @@ def contact_list(
             ),
             "emails",
             "phones",
-        ),
-        user,
-    )
+        )
+    contacts = visibility.visible(contacts, user)
     if search:
         contacts = record_search.matching(contacts, search)
     if params:

@@ -45,7 +45,8 @@ class CompanySerializer(serializers.ModelSerializer[Company]):
 
     def to_representation(self, instance: Company) -> dict[str, Any]:
         data = plain_fields(instance, PLAIN_FIELDS)
-        data["tags"] = [tag.name for tag in instance.tags.all()]
+        related = getattr(instance, "api_related", None)
+        data["tags"] = related["tags"] if related else [t.name for t in instance.tags.all()]
         return {name: data[name] for name in self.Meta.fields}
 
 
@@ -57,8 +58,19 @@ class CompanyViewSet(RecordViewSet):
     scope_resource = "companies"
     serializer_class = CompanySerializer
 
-    def select(self, params: Any = None) -> Any:
-        return selectors.company_list(user=self.request.user, params=params)
+    def select(self, params: Any = None, *, related: bool = True) -> Any:
+        return selectors.company_list(user=self.request.user, params=params, related=related)
+
+    def attach_related(self, records: list[Any]) -> None:
+        tags: dict[int, list[str]] = {r.pk: [] for r in records}
+        for pk, name in (
+            Company.tags.through.objects.filter(company_id__in=list(tags))
+            .order_by("tag__name")
+            .values_list("company_id", "tag__name")
+        ):
+            tags[pk].append(name)
+        for record in records:
+            record.api_related = {"tags": tags[record.pk]}
 
     def fetch(self, pk: Any) -> Company:
         return selectors.company_get(user=self.request.user, pk=pk)

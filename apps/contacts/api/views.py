@@ -14,7 +14,7 @@ from apps.companies.selectors import company_get
 from apps.records.api.base import CustomFieldsField, RecordViewSet, TagNamesField, plain_fields
 
 from .. import selectors, services
-from ..models import Contact, ContactCompany, LifecycleStage
+from ..models import Contact, ContactCompany, ContactEmail, ContactPhone, LifecycleStage
 
 
 class RelatedList(serializers.ListField):
@@ -73,10 +73,14 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
         # Built directly from the prefetched rows: a page of 50 contacts is read in a few
         # milliseconds instead of running every field's serializer 50 times.
         data = plain_fields(instance, PLAIN_FIELDS)
-        data["emails"] = [e.email for e in instance.emails.all()]
-        data["phones"] = [p.number for p in instance.phones.all()]
-        data["companies"] = [link.company_id for link in instance.company_links.all()]
-        data["tags"] = [tag.name for tag in instance.tags.all()]
+        related = getattr(instance, "api_related", None)
+        if related is not None:
+            data.update(related)
+        else:
+            data["emails"] = [e.email for e in instance.emails.all()]
+            data["phones"] = [p.number for p in instance.phones.all()]
+            data["companies"] = [link.company_id for link in instance.company_links.all()]
+            data["tags"] = [tag.name for tag in instance.tags.all()]
         return {name: data[name] for name in self.Meta.fields}
 
 
@@ -92,8 +96,45 @@ class ContactViewSet(RecordViewSet):
     scope_resource = "contacts"
     serializer_class = ContactSerializer
 
-    def select(self, params: Any = None) -> Any:
-        return selectors.contact_list(user=self.request.user, params=params)
+    def select(self, params: Any = None, *, related: bool = True) -> Any:
+        return selectors.contact_list(user=self.request.user, params=params, related=related)
+
+    def attach_related(self, records: list[Any]) -> None:
+        ids = [r.pk for r in records]
+        related: dict[int, dict[str, list[Any]]] = {
+            pk: {"emails": [], "phones": [], "companies": [], "tags": []} for pk in ids
+        }
+        rows = (
+            (
+                "emails",
+                ContactEmail.objects.filter(contact_id__in=ids)
+                .order_by("-is_primary", "id")
+                .values_list("contact_id", "email"),
+            ),
+            (
+                "phones",
+                ContactPhone.objects.filter(contact_id__in=ids)
+                .order_by("-is_primary", "id")
+                .values_list("contact_id", "number"),
+            ),
+            (
+                "companies",
+                ContactCompany.objects.filter(contact_id__in=ids, company__merged_into__isnull=True)
+                .order_by("-is_primary", "id")
+                .values_list("contact_id", "company_id"),
+            ),
+            (
+                "tags",
+                Contact.tags.through.objects.filter(contact_id__in=ids)
+                .order_by("tag__name")
+                .values_list("contact_id", "tag__name"),
+            ),
+        )
+        for kind, values in rows:
+            for pk, value in values:
+                related[pk][kind].append(value)
+        for record in records:
+            record.api_related = related[record.pk]
 
     def fetch(self, pk: Any) -> Contact:
         return selectors.contact_get(user=self.request.user, pk=pk)
