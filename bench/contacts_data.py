@@ -1,7 +1,7 @@
 """A large organisation for the contacts benchmarks: 1,000,000 contacts, 200,000 companies.
 
     .venv/bin/python bench/contacts_data.py [--contacts 1000000] [--companies 200000]
-                                            [--batch 100000]
+                                            [--batch 100000] [--slug bench-contacts]
 
 Provisions (or reuses) the organisation `bench-contacts` through the provisioning service,
 gives it a team of 24 members besides its owner, custom field definitions (`tier` select,
@@ -13,7 +13,8 @@ by the inserts, as it would be in production.
 Each record gets an owner among the members, custom field values valid for the definitions,
 `search_text` built exactly as `refresh_search_text` builds it, a created_at spread over
 three years; each contact its primary email (and phone, for most) both in its columns and as
-ContactEmail/ContactPhone rows, a link to a company (for most), tags (for a fraction).
+ContactEmail/ContactPhone rows, a link to a company (for most), tags (for a fraction); the
+words of every search_text go into the search dictionary, as `refresh_search_text` does.
 Names are drawn from lists of first names, common surnames and composed surnames; emails
 carry a number so that they are unique.
 
@@ -51,9 +52,9 @@ from apps.companies import services as company_services  # noqa: E402
 from apps.companies.models import Company  # noqa: E402
 from apps.contacts import services as contact_services  # noqa: E402
 from apps.contacts.models import Contact, LifecycleStage  # noqa: E402
-from apps.records import customfields  # noqa: E402
+from apps.records import customfields, search  # noqa: E402
 from apps.records import services as record_services  # noqa: E402
-from apps.records.models import CustomField, FieldType, Tag  # noqa: E402
+from apps.records.models import CustomField, FieldType, SearchWord, Tag  # noqa: E402
 from tenants import provisioning  # noqa: E402
 from tenants.db import connection  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
@@ -302,6 +303,18 @@ jsonb_strip_nulls(jsonb_build_object(
 OWNER_SQL = "(%(owners)s::bigint[])[1 + floor(s.r_owner * cardinality(%(owners)s::bigint[]))::int]"
 TAG_SQL = "(%(tag_ids)s::bigint[])[1 + floor(t.draw ^ 2 * cardinality(%(tag_ids)s::bigint[]))::int]"
 
+# refresh_search_text also remembers the words of the text (search.remember_words: runs of
+# 3 to 40 letters) in the dictionary typo correction looks in; the same for the batch's rows.
+WORDS_SQL = """
+INSERT INTO records_searchword (word)
+SELECT DISTINCT w
+FROM {table} AS r
+JOIN bench_stage AS s ON s.id = r.id
+CROSS JOIN LATERAL regexp_split_to_table(r.search_text, '[^[:alpha:]]+') AS w
+WHERE length(w) BETWEEN 3 AND 40
+ON CONFLICT DO NOTHING
+"""
+
 # One batch of companies: row numbers start+1..stop, ids base+row number.
 COMPANY_BATCH_SQL = [
     f"""
@@ -352,6 +365,7 @@ CROSS JOIN LATERAL (VALUES (1, s.r_tag1), (2, s.r_tag2)) AS t(k, draw)
 WHERE s.r_tags < 0.2 AND (t.k = 1 OR s.r_tags < 0.05)
 ON CONFLICT DO NOTHING
 """,
+    WORDS_SQL.format(table="companies_company"),
 ]
 
 # As refresh_search_text: first, last, email, every email (primary first), phone, every
@@ -457,34 +471,35 @@ CROSS JOIN LATERAL (VALUES (1, s.r_tag1), (2, s.r_tag2), (3, s.r_tag3)) AS t(k, 
 WHERE s.r_tags < 0.25 AND (t.k = 1 OR (t.k = 2 AND s.r_tags < 0.10) OR s.r_tags < 0.03)
 ON CONFLICT DO NOTHING
 """,
+    WORDS_SQL.format(table="contacts_contact"),
 ]
 
 
-def ensure_tenant() -> Tenant:
-    tenant = Tenant.objects.filter(slug=SLUG).first()
+def ensure_tenant(slug: str) -> Tenant:
+    tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
         result = provisioning.tenant_provision(
-            slug=SLUG,
+            slug=slug,
             name="Bench Contacts",
-            owner_email=f"owner@{SLUG}.test",
+            owner_email=f"owner@{slug}.test",
             use_pool=False,
         )
         tenant = result.tenant
-        print(f"provisioned {SLUG} ({result.source}, {result.seconds * 1000:.0f} ms)")
+        print(f"provisioned {slug} ({result.source}, {result.seconds * 1000:.0f} ms)")
     return tenant
 
 
-def ensure_team() -> list[int]:
+def ensure_team(slug: str) -> list[int]:
     """The members records are owned by (everyone but the read-only ones); their ids."""
     owner = User.objects.filter(is_superuser=True).order_by("pk").first()
     assert owner is not None, "the organisation has no owner"
     for role, count in MEMBERS:
         for index in range(1, count + 1):
-            email = f"{role.value}{index:02d}@{SLUG}.test"
+            email = f"{role.value}{index:02d}@{slug}.test"
             if not User.objects.filter(email=email).exists():
                 user = user_create(email=email, full_name=f"{role.label} {index}")
                 user_set_role(user=user, role=role)
-    readonly = [f"{Role.READONLY.value}{i:02d}@{SLUG}.test" for i in range(1, 10)]
+    readonly = [f"{Role.READONLY.value}{i:02d}@{slug}.test" for i in range(1, 10)]
     return list(
         User.objects.exclude(email__in=readonly).order_by("pk").values_list("pk", flat=True)
     )
@@ -613,6 +628,7 @@ def fill(contacts: int, companies: int, batch: int, owners: list[int], tag_ids: 
 
 
 TABLES = (
+    "records_searchword",
     "companies_company",
     "companies_company_tags",
     "contacts_contact",
@@ -634,6 +650,11 @@ def vacuum_analyze() -> None:
 def check_sample(size: int = 300) -> None:
     """The application's own code agrees with the generated rows."""
     contacts = list(Contact.objects.order_by("?")[:size])
+    companies = list(Company.objects.order_by("?")[:size])
+    words = {w for r in [*contacts, *companies] for w in search.WORD.findall(r.search_text)}
+    words = {w for w in words if len(w) >= 3}
+    known = set(SearchWord.objects.filter(word__in=words).values_list("word", flat=True))
+    assert words == known, f"words missing from the search dictionary: {sorted(words - known)}"
     for contact in contacts:
         stored = contact.search_text
         contact_services.refresh_search_text(contact)
@@ -642,7 +663,7 @@ def check_sample(size: int = 300) -> None:
         assert contact.emails.filter(is_primary=True, email=contact.email).exists(), contact.pk
         if contact.phone:
             assert contact.phones.filter(is_primary=True, number=contact.phone).exists()
-    for company in Company.objects.order_by("?")[:size]:
+    for company in companies:
         stored = company.search_text
         company_services.refresh_search_text(company)
         assert company.search_text == stored, (company.pk, stored, company.search_text)
@@ -661,7 +682,10 @@ def summary() -> None:
         )
         total, indexes = cursor.fetchone()
         print(f"  contacts_contact: {total} with {indexes} of indexes")
-    print(f"  Tags: {Tag.objects.count()}, members: {User.objects.count()}")
+    print(
+        f"  tags: {Tag.objects.count()}, members: {User.objects.count()}, "
+        f"words in the search dictionary: {SearchWord.objects.count():,}"
+    )
 
 
 def main() -> int:
@@ -669,15 +693,16 @@ def main() -> int:
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--companies", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--slug", default=SLUG, help="the organisation to fill")
     args = parser.parse_args()
 
     started = time.perf_counter()
     connection.set_schema_to_public()
     call_command("migrate_schemas", interactive=False, verbosity=0)
-    tenant = ensure_tenant()
+    tenant = ensure_tenant(args.slug)
     with schema_context(tenant.schema_name):
         with transaction.atomic():
-            owners = ensure_team()
+            owners = ensure_team(args.slug)
             tag_ids = ensure_definitions()
         with connection.cursor() as cursor:
             before = [_count(cursor, t)[0] for t in ("contacts_contact", "companies_company")]

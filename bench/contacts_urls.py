@@ -1,17 +1,19 @@
 """The tenant URLs plus the baselines `bench/contacts.py` measures the contacts API against.
 
-Each baseline is the API's own view (same authentication, permissions, throttling, serializer,
-visibility rule) with one thing taken away:
+Each baseline is the API's own viewset (same authentication, permissions, throttling, reading
+of related rows, serializer, visibility rule), taking the same query parameters, with one
+thing taken away:
 
-- list-offset:      page-number pagination (an exact COUNT(*) and OFFSET), as a typical Django
-                    list with Paginator does, instead of the cursor;
-- detail-naive:     the record fetched without select_related/prefetch_related (each related
-                    list is a query of its own);
-- search-icontains: `icontains` over first name, last name and email instead of the
-                    trigram/full-text search (no index can answer it, and it finds no typo);
-- cf-keytext:       the custom field compared as `custom_fields -> 'tier' = '"gold"'` (?key=tier
-                    &value=gold), which the jsonb_path_ops GIN index cannot answer, instead of
-                    containment (`@>`).
+- contacts-offset:    page-number pagination (an exact COUNT(*) and OFFSET), as a typical
+                      Django list with Paginator does, instead of the cursor;
+- contacts-naive:     the record fetched without select_related/prefetch_related (each
+                      related list is read by a query of its own);
+- contacts-icontains: `search=` answered by `icontains` over first name, last name and email
+                      instead of the typo-tolerant search (no index can answer it, and it finds
+                      no typo);
+- contacts-keytext:   `cf_<key>=<value>` answered by `custom_fields -> '<key>' = '"<value>"'`,
+                      which the jsonb_path_ops GIN index cannot answer, instead of containment
+                      (`@>`).
 """
 
 from __future__ import annotations
@@ -20,13 +22,11 @@ from typing import Any
 
 from django.db.models import Q
 from django.urls import include, path
-from rest_framework import generics, pagination
+from rest_framework import pagination
 
-from apps.contacts import selectors
-from apps.contacts.api.views import ContactSerializer
+from apps.contacts.api.views import ContactViewSet
 from apps.contacts.models import Contact
 from apps.core import visibility
-from apps.core.api.pagination import CursorPagination
 
 
 class OffsetPagination(pagination.PageNumberPagination):
@@ -35,48 +35,42 @@ class OffsetPagination(pagination.PageNumberPagination):
     max_page_size = 200
 
 
-class BaselineList(generics.ListAPIView):
-    scope_resource = "contacts"
-    serializer_class = ContactSerializer
-    pagination_class: type[pagination.BasePagination] | None = CursorPagination
-
-    def base(self) -> Any:
-        return selectors.contact_list(user=self.request.user)
+class ListOffset(ContactViewSet):
+    pagination_class = OffsetPagination  # type: ignore[assignment]
 
 
-class ListOffset(BaselineList):
-    pagination_class = OffsetPagination
-
-    def get_queryset(self) -> Any:
-        return self.base().order_by("-created_at", "-id")
+class DetailNaive(ContactViewSet):
+    def fetch(self, pk: Any) -> Contact:
+        return visibility.visible(Contact.objects.all(), self.request.user).get(pk=int(pk))
 
 
-class SearchIcontains(BaselineList):
-    def get_queryset(self) -> Any:
-        text = self.request.query_params.get("search", "").strip()
-        return self.base().filter(
+def _without(params: Any, names: list[str]) -> Any:
+    rest = params.copy()
+    for name in names:
+        rest.pop(name, None)
+    return rest
+
+
+class SearchIcontains(ContactViewSet):
+    def select(self, params: Any = None, *, related: bool = True) -> Any:
+        text = str(params.get("search", "")).strip()
+        found = super().select(_without(params, ["search"]), related=related)
+        return found.filter(
             Q(first_name__icontains=text) | Q(last_name__icontains=text) | Q(email__icontains=text)
         )
 
 
-class CustomFieldKeyText(BaselineList):
-    def get_queryset(self) -> Any:
-        params = self.request.query_params
-        return self.base().filter(**{f"custom_fields__{params['key']}": params["value"]})
-
-
-class DetailNaive(generics.RetrieveAPIView):
-    scope_resource = "contacts"
-    serializer_class = ContactSerializer
-
-    def get_queryset(self) -> Any:
-        return visibility.visible(Contact.objects.all(), self.request.user)
+class CustomFieldKeyText(ContactViewSet):
+    def select(self, params: Any = None, *, related: bool = True) -> Any:
+        names = [name for name in params if name.startswith("cf_")]
+        found = super().select(_without(params, names), related=related)
+        return found.filter(**{f"custom_fields__{name[3:]}": params[name] for name in names})
 
 
 urlpatterns = [
-    path("bench/list-offset/", ListOffset.as_view()),
-    path("bench/detail-naive/<int:pk>/", DetailNaive.as_view()),
-    path("bench/search-icontains/", SearchIcontains.as_view()),
-    path("bench/cf-keytext/", CustomFieldKeyText.as_view()),
+    path("bench/contacts-offset/", ListOffset.as_view({"get": "list"})),
+    path("bench/contacts-naive/<int:pk>/", DetailNaive.as_view({"get": "retrieve"})),
+    path("bench/contacts-icontains/", SearchIcontains.as_view({"get": "list"})),
+    path("bench/contacts-keytext/", CustomFieldKeyText.as_view({"get": "list"})),
     path("", include("config.urls_tenant")),
 ]
