@@ -310,7 +310,7 @@ INSERT INTO records_searchword (word)
 SELECT DISTINCT w
 FROM {table} AS r
 JOIN bench_stage AS s ON s.id = r.id
-CROSS JOIN LATERAL regexp_split_to_table(r.search_text, '[^[:alpha:]]+') AS w
+CROSS JOIN LATERAL regexp_split_to_table(lower(concat_ws(' ', {columns})), '[^[:alpha:]]+') AS w
 WHERE length(w) BETWEEN 3 AND 40
 ON CONFLICT DO NOTHING
 """
@@ -365,7 +365,10 @@ CROSS JOIN LATERAL (VALUES (1, s.r_tag1), (2, s.r_tag2)) AS t(k, draw)
 WHERE s.r_tags < 0.2 AND (t.k = 1 OR s.r_tags < 0.05)
 ON CONFLICT DO NOTHING
 """,
-    WORDS_SQL.format(table="companies_company"),
+    WORDS_SQL.format(
+        table="companies_company",
+        columns=", ".join(f"r.{c}" for c in company_services.DICTIONARY_COLUMNS),
+    ),
 ]
 
 # As refresh_search_text: first, last, email, every email (primary first), phone, every
@@ -471,7 +474,10 @@ CROSS JOIN LATERAL (VALUES (1, s.r_tag1), (2, s.r_tag2), (3, s.r_tag3)) AS t(k, 
 WHERE s.r_tags < 0.25 AND (t.k = 1 OR (t.k = 2 AND s.r_tags < 0.10) OR s.r_tags < 0.03)
 ON CONFLICT DO NOTHING
 """,
-    WORDS_SQL.format(table="contacts_contact"),
+    WORDS_SQL.format(
+        table="contacts_contact",
+        columns=", ".join(f"r.{c}" for c in contact_services.DICTIONARY_COLUMNS),
+    ),
 ]
 
 
@@ -651,7 +657,17 @@ def check_sample(size: int = 300) -> None:
     """The application's own code agrees with the generated rows."""
     contacts = list(Contact.objects.order_by("?")[:size])
     companies = list(Company.objects.order_by("?")[:size])
-    words = {w for r in [*contacts, *companies] for w in search.WORD.findall(r.search_text)}
+    texts = [
+        *(
+            search.document(*(getattr(r, c) for c in contact_services.DICTIONARY_COLUMNS))
+            for r in contacts
+        ),
+        *(
+            search.document(*(getattr(r, c) for c in company_services.DICTIONARY_COLUMNS))
+            for r in companies
+        ),
+    ]
+    words = {w for text in texts for w in search.WORD.findall(text)}
     words = {w for w in words if len(w) >= 3}
     known = set(SearchWord.objects.filter(word__in=words).values_list("word", flat=True))
     assert words == known, f"words missing from the search dictionary: {sorted(words - known)}"

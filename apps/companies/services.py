@@ -25,6 +25,8 @@ from apps.records.services import default_owner, record_share, tags_resolve
 from .models import Company
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# The words typo correction may suggest come from these columns (names, not domains).
+DICTIONARY_COLUMNS = ("name", "industry", "city", "country")
 FIELDS = (
     "name",
     "domain",
@@ -57,7 +59,7 @@ def refresh_search_text(company: Company) -> None:
     company.search_text = search.document(
         company.name, company.domain, company.industry, company.city, company.country
     )
-    search.remember_words(company.search_text)
+    search.remember_words(search.document(*(getattr(company, c) for c in DICTIONARY_COLUMNS)))
 
 
 def company_duplicates(*, name: str, domain: str = "", exclude: int | None = None) -> list[Company]:

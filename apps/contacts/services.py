@@ -45,6 +45,8 @@ FIELDS = (
     "lifecycle_stage",
     "notes",
 )
+# The words typo correction may suggest come from these columns (names, not addresses).
+DICTIONARY_COLUMNS = ("first_name", "last_name", "title", "city", "country")
 MAX_EMAILS = 20
 MAX_PHONES = 20
 
@@ -110,7 +112,7 @@ def refresh_search_text(
         *companies,
         contact.city,
     )
-    search.remember_words(contact.search_text)
+    search.remember_words(search.document(*(getattr(contact, c) for c in DICTIONARY_COLUMNS)))
 
 
 def contact_duplicates(

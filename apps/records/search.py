@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVector, TrigramDistance
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
+from django.db.models.functions import Length
 
 from . import registry
 from .models import SearchWord
@@ -69,12 +70,20 @@ def corrections(token: str) -> list[str]:
     edits = allowed_edits(token)
     if not edits or not token.isalpha():
         return []
-    nearest = (
+    nearest = list(
         SearchWord.objects.annotate(distance=TrigramDistance("word", token))
         .order_by("distance")
         .values_list("word", flat=True)[:CANDIDATES]
     )
-    return [w for w in nearest if w != token and edit_distance(token, w) <= edits]
+    if len(token) <= 6:
+        # A swap in a short word leaves it few trigrams in common with the right one
+        # ("daiz", "diaz"): also consider words of about its length with its first letter.
+        nearest += (
+            SearchWord.objects.annotate(size=Length("word"))
+            .filter(word__startswith=token[0], size__gte=len(token) - 1, size__lte=len(token) + 1)
+            .values_list("word", flat=True)[:500]
+        )
+    return [w for w in dict.fromkeys(nearest) if w != token and edit_distance(token, w) <= edits]
 
 
 def _lexeme(word: str, prefix: bool = False) -> str:

@@ -59,3 +59,11 @@ def test_corrections_and_substring_matches(in_tenant_a: Any) -> None:
     assert list(search.matching(found, "zzzz")) == []
     assert search.matching(found, "   ").count() == found.count()
     assert search.global_search(owner, "") == []
+
+
+def test_a_swap_in_a_short_word_is_still_found(in_tenant_a: Any) -> None:
+    owner = User.objects.get(email="owner@alpha.test")
+    contact_create(actor=owner, first_name="Cameron", last_name="Diaz")
+    assert search.corrections("daiz") == ["diaz"]
+    found = search.matching(Contact.objects.all(), "cameron daiz")
+    assert [c.last_name for c in found] == ["Diaz"]

@@ -5,7 +5,8 @@ from django.db import migrations
 WORDS = """
 INSERT INTO records_searchword (word)
 SELECT DISTINCT w FROM (
-    SELECT regexp_split_to_table(search_text, '[^[:alpha:]]+') AS w FROM {table}
+    SELECT regexp_split_to_table(lower(concat_ws(' ', {columns})), '[^[:alpha:]]+') AS w
+    FROM {table}
 ) words
 WHERE length(w) BETWEEN 3 AND 40
 ON CONFLICT DO NOTHING
@@ -20,6 +21,14 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(WORDS.format(table="companies_company"), migrations.RunSQL.noop),
-        migrations.RunSQL(WORDS.format(table="contacts_contact"), migrations.RunSQL.noop),
+        migrations.RunSQL(
+            WORDS.format(table="companies_company", columns="name, industry, city, country"),
+            migrations.RunSQL.noop,
+        ),
+        migrations.RunSQL(
+            WORDS.format(
+                table="contacts_contact", columns="first_name, last_name, title, city, country"
+            ),
+            migrations.RunSQL.noop,
+        ),
     ]
