@@ -23,9 +23,9 @@ def company_list(
 ) -> QuerySet[Company]:
     """The companies `user` may see, with owners and tags, filtered and ordered by `params`
     (see `apps.records.querying`), in a fixed number of queries whatever the page size."""
-    companies = Company.objects.select_related("owner")
+    companies = Company.objects.defer("search_text")
     if related:
-        companies = companies.prefetch_related(
+        companies = companies.select_related("owner").prefetch_related(
             Prefetch("tags", queryset=Tag.objects.order_by("name"))
         )
     companies = visibility.visible(companies, user)

@@ -23,9 +23,11 @@ def contact_list(
 ) -> QuerySet[Contact]:
     """The contacts `user` may see, with owners, tags and company links, filtered and ordered
     by `params` (see `apps.records.querying`), in a fixed number of queries per page."""
-    contacts = Contact.objects.select_related("owner")
+    # `related=False` (the API's lists) reads only the contacts' own columns; the caller
+    # reads their related rows in bulk.
+    contacts = Contact.objects.defer("search_text")
     if related:
-        contacts = contacts.prefetch_related(
+        contacts = contacts.select_related("owner").prefetch_related(
             Prefetch("tags", queryset=Tag.objects.order_by("name")),
             Prefetch(
                 "company_links",
