@@ -76,6 +76,8 @@ format: install
 bench: install
 	$(PY) bench/provisioning.py
 	$(PY) bench/routing.py
+	$(PY) bench/contacts_data.py
+	$(PY) bench/contacts.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) tools/helm/.venv node_modules static/dist staticfiles .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml
