@@ -165,28 +165,27 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _set_emails(contact: Contact, emails: list[str]) -> None:
-    contact.emails.exclude(email__in=emails).delete()
-    existing = set(contact.emails.values_list("email", flat=True))
-    ContactEmail.objects.bulk_create(
-        [ContactEmail(contact=contact, email=e) for e in emails if e not in existing]
+def _set_list(contact: Contact, model: Any, column: str, values: list[str]) -> str:
+    """Make the contact's emails (or phones) exactly `values`, the first one primary;
+    returns the primary value (or "")."""
+    rows = model.objects.filter(contact=contact)
+    rows.exclude(**{f"{column}__in": values}).delete()
+    existing = set(rows.values_list(column, flat=True))
+    model.objects.bulk_create(
+        [model(contact=contact, **{column: v}) for v in values if v not in existing]
     )
-    contact.emails.update(is_primary=False)
-    if emails:
-        contact.emails.filter(email=emails[0]).update(is_primary=True)
-    contact.email = emails[0] if emails else ""
+    rows.update(is_primary=False)
+    if values:
+        rows.filter(**{column: values[0]}).update(is_primary=True)
+    return values[0] if values else ""
+
+
+def _set_emails(contact: Contact, emails: list[str]) -> None:
+    contact.email = _set_list(contact, ContactEmail, "email", emails)
 
 
 def _set_phones(contact: Contact, phones: list[str]) -> None:
-    contact.phones.exclude(number__in=phones).delete()
-    existing = set(contact.phones.values_list("number", flat=True))
-    ContactPhone.objects.bulk_create(
-        [ContactPhone(contact=contact, number=p) for p in phones if p not in existing]
-    )
-    contact.phones.update(is_primary=False)
-    if phones:
-        contact.phones.filter(number=phones[0]).update(is_primary=True)
-    contact.phone = phones[0] if phones else ""
+    contact.phone = _set_list(contact, ContactPhone, "number", phones)
 
 
 def _email_list(

@@ -11,7 +11,13 @@ from rest_framework.response import Response
 
 from apps.accounts.models import User
 from apps.companies.selectors import company_get
-from apps.records.api.base import CustomFieldsField, RecordViewSet, TagNamesField, plain_fields
+from apps.records.api.base import (
+    CustomFieldsField,
+    RecordViewSet,
+    TagNamesField,
+    plain_fields,
+    run_service,
+)
 
 from .. import selectors, services
 from ..models import Contact, ContactCompany, ContactEmail, ContactPhone, LifecycleStage
@@ -217,8 +223,7 @@ class ContactLinkViewSet(
         data = incoming.validated_data
         contact = selectors.contact_get(user=request.user, pk=data["contact"])
         company = company_get(user=request.user, pk=data["company"])
-        link = RecordViewSet._run(
-            self,  # type: ignore[arg-type]
+        link = run_service(
             lambda: services.contact_link_company(
                 actor=request.user,
                 contact=contact,
@@ -231,8 +236,7 @@ class ContactLinkViewSet(
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         link = self.get_object()
-        RecordViewSet._run(
-            self,  # type: ignore[arg-type]
+        run_service(
             lambda: services.contact_unlink_company(actor=request.user, link=link),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -29,6 +29,21 @@ def drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
     return serializers.ValidationError(detail)
 
 
+def run_service(write: Any) -> Any:
+    """Call a service, turning its errors into the API's: 409 duplicate_suspected, 400 with
+    the fields named, 403."""
+    try:
+        return write()
+    except DuplicateSuspected as exc:
+        raise DuplicateConflict(
+            f"{exc} Add ?allow_duplicate=true to create it anyway.", exc.ids
+        ) from exc
+    except DjangoValidationError as exc:
+        raise drf_error(exc) from exc
+    except DjangoPermissionDenied as exc:
+        raise exceptions.PermissionDenied(str(exc)) from exc
+
+
 def truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
@@ -160,16 +175,7 @@ class RecordViewSet(viewsets.ModelViewSet):
         return bool(hasattr(source, "get") and truthy(source.get("allow_duplicate", "")))
 
     def _run(self, write: Any) -> Any:
-        try:
-            return write()
-        except DuplicateSuspected as exc:
-            raise DuplicateConflict(
-                f"{exc} Add ?allow_duplicate=true to create it anyway.", exc.ids
-            ) from exc
-        except DjangoValidationError as exc:
-            raise drf_error(exc) from exc
-        except DjangoPermissionDenied as exc:
-            raise exceptions.PermissionDenied(str(exc)) from exc
+        return run_service(write)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incoming = self.get_serializer(data=request.data)

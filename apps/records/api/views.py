@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import registry, services
 from ..models import CustomField, Entity, FieldType, Merge, Tag
-from .base import drf_error
-
-
-def _run(write: Any) -> Any:
-    try:
-        return write()
-    except DjangoValidationError as exc:
-        raise drf_error(exc) from exc
-    except DjangoPermissionDenied as exc:
-        raise exceptions.PermissionDenied(str(exc)) from exc
+from .base import run_service
 
 
 class TagSerializer(serializers.ModelSerializer[Tag]):
@@ -42,21 +31,23 @@ class TagViewSet(viewsets.ModelViewSet[Tag]):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incoming = self.get_serializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        tag = _run(lambda: services.tag_create(actor=request.user, **incoming.validated_data))
+        tag = run_service(
+            lambda: services.tag_create(actor=request.user, **incoming.validated_data)
+        )
         return Response(self.get_serializer(tag).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         tag = self.get_object()
         incoming = self.get_serializer(tag, data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
-        tag = _run(
+        tag = run_service(
             lambda: services.tag_update(actor=request.user, tag=tag, **incoming.validated_data)
         )
         return Response(self.get_serializer(tag).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         tag = self.get_object()
-        _run(lambda: services.tag_delete(actor=request.user, tag=tag))
+        run_service(lambda: services.tag_delete(actor=request.user, tag=tag))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -108,7 +99,7 @@ class CustomFieldViewSet(viewsets.ModelViewSet[CustomField]):
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
         data.pop("archived", None)
-        field = _run(lambda: services.customfield_create(actor=request.user, **data))
+        field = run_service(lambda: services.customfield_create(actor=request.user, **data))
         return Response(self.get_serializer(field).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -118,13 +109,17 @@ class CustomFieldViewSet(viewsets.ModelViewSet[CustomField]):
         data = dict(incoming.validated_data)
         if data.pop("entity", field.entity) != field.entity:
             raise serializers.ValidationError({"entity": "A field's record type cannot change."})
-        field = _run(lambda: services.customfield_update(actor=request.user, field=field, **data))
+        field = run_service(
+            lambda: services.customfield_update(actor=request.user, field=field, **data)
+        )
         return Response(self.get_serializer(field).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Deleting archives: values are never thrown away."""
         field = self.get_object()
-        _run(lambda: services.customfield_update(actor=request.user, field=field, archived=True))
+        run_service(
+            lambda: services.customfield_update(actor=request.user, field=field, archived=True)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -174,5 +169,5 @@ class MergeViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def undo(self, request: Request, pk: str | None = None) -> Response:
         merge = self._visible(pk)
         entity = registry.get(merge.entity)
-        survivor = _run(lambda: entity.extra["merge_undo"](actor=request.user, merge=merge))
+        survivor = run_service(lambda: entity.extra["merge_undo"](actor=request.user, merge=merge))
         return Response({"survivor": survivor.pk, "restored": merge.merged_ids})
