@@ -29,7 +29,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-static/dist/app.js: node_modules/.installed frontend/main.js
+static/dist/app.js: node_modules/.installed $(wildcard frontend/*.js)
 	npm run build
 
 install: $(VENV)/.synced static/dist/app.js

@@ -33,4 +33,13 @@ def role_of_groups(group_names: set[str]) -> Role | None:
 
 # Apps whose model permissions Admins adjust per role in Settings → Roles; each CRM app
 # adds its label here as it arrives.
-ROLE_MANAGED_APPS: tuple[str, ...] = ("accounts", "apikeys", "audit", "companies", "contacts")
+ROLE_MANAGED_APPS: tuple[str, ...] = (
+    "accounts",
+    "apikeys",
+    "audit",
+    "companies",
+    "contacts",
+    "deals",
+    "leads",
+    "activities",
+)

@@ -12,6 +12,9 @@ from django.db import models, transaction
 from .models import CustomField, TimelineEntry, TimelineKind
 
 PAGE_SIZE = 20
+# Other apps add items to timelines (activities linked to a record, a converted lead's
+# history): each source is `source(record, entity, kind, limit) -> list[Item]`.
+_SOURCES: list[Any] = []
 HIDDEN = frozenset({"search_text", "updated_at", "created_at", "merged_into"})
 
 
@@ -24,6 +27,12 @@ class Item:
     body: str = ""
     changes: list[tuple[str, Any, Any]] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+def register_source(source: Any) -> None:
+    """Add a source of timeline items (called from an app's `ready()`)."""
+    if source not in _SOURCES:
+        _SOURCES.append(source)
 
 
 @transaction.atomic
@@ -124,6 +133,8 @@ def timeline(
         if kind:
             entries = entries.filter(kind=kind)
         items += [_entry_item(e) for e in entries.select_related("author")[:wanted]]
+    for source in _SOURCES:
+        items += source(record, entity, kind, wanted)
     items.sort(key=lambda item: item.at, reverse=True)
     start = (page - 1) * PAGE_SIZE
     return items[start : start + PAGE_SIZE], len(items) > start + PAGE_SIZE

@@ -36,6 +36,9 @@ TENANT_APPS: list[str] = [
     "apps.records",
     "apps.companies",
     "apps.contacts",
+    "apps.deals",
+    "apps.leads",
+    "apps.activities",
 ]
 
 INSTALLED_APPS: list[str] = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]

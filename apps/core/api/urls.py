@@ -10,5 +10,8 @@ urlpatterns = [
     path("", include("apps.apikeys.api.urls")),
     path("", include("apps.companies.api.urls")),
     path("", include("apps.contacts.api.urls")),
+    path("", include("apps.deals.api.urls")),
+    path("", include("apps.leads.api.urls")),
+    path("", include("apps.activities.api.urls")),
     path("", include("apps.records.api.urls")),
 ]

@@ -11,11 +11,14 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import Team, User
 from apps.accounts.roles import Role
 from apps.accounts.services import team_create, team_update, user_set_role
+from apps.activities.demo import seed_activities
 from apps.apikeys.models import ApiKey
 from apps.apikeys.services import api_key_create
 from apps.companies.services import company_create, company_share
 from apps.contacts.demo import seed_contacts
 from apps.core.urls_util import host_url, tenant_host
+from apps.deals.demo import seed_deals
+from apps.leads.demo import seed_leads
 from tenants.db import connection
 from tenants.models import Plan, Tenant
 from tenants.provisioning import tenant_provision
@@ -66,6 +69,9 @@ class Command(BaseCommand):
                     user_set_role(user=user, role=role)
             _seed_teams_and_companies()
             seed_contacts()
+            seed_deals()
+            seed_leads()
+            seed_activities()
             if not ApiKey.objects.filter(name=DEMO_KEY_NAME).exists():
                 new_key = api_key_create(
                     name=DEMO_KEY_NAME,

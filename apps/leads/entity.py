@@ -1,0 +1,46 @@
+"""How lists, search, saved views and duplicates see leads."""
+
+from __future__ import annotations
+
+from apps.records import registry
+from apps.records.registry import EntitySpec, FieldSpec
+
+from .models import LeadStatus
+
+FIELDS = [
+    FieldSpec("first_name", "First name", "first_name"),
+    FieldSpec("last_name", "Last name", "last_name"),
+    FieldSpec("email", "Email", "email"),
+    FieldSpec("phone", "Phone", "phone"),
+    FieldSpec("company_name", "Company", "company_name"),
+    FieldSpec("title", "Job title", "title"),
+    FieldSpec("source", "Source", "source__name"),
+    FieldSpec("status", "Status", "status", kind="choice", choices=tuple(LeadStatus.choices)),
+    FieldSpec("owner", "Owner", "owner_id", kind="user"),
+    FieldSpec("utm_source", "UTM source", "utm_source"),
+    FieldSpec("utm_medium", "UTM medium", "utm_medium"),
+    FieldSpec("utm_campaign", "UTM campaign", "utm_campaign"),
+    FieldSpec("utm_term", "UTM term", "utm_term"),
+    FieldSpec("utm_content", "UTM content", "utm_content"),
+    FieldSpec("created_at", "Created", "created_at", kind="datetime"),
+    FieldSpec("updated_at", "Updated", "updated_at", kind="datetime"),
+]
+
+
+def register() -> None:
+    from . import selectors
+    from .models import Lead
+
+    registry.register(
+        EntitySpec(
+            key="lead",
+            model=Lead,
+            label="Lead",
+            label_plural="Leads",
+            url_namespace="leads",
+            fields=FIELDS,
+            default_columns=["email", "company_name", "source", "status", "owner"],
+            describe=lambda lead: (str(lead), lead.company_name or lead.email),
+            selector=lambda user: selectors.lead_list(user=user),
+        )
+    )
