@@ -17,6 +17,7 @@ FIELDS = [
     FieldSpec("done", "Done", "done", kind="boolean"),
     FieldSpec("outcome", "Outcome", "outcome", kind="choice", choices=tuple(Outcome.choices)),
     FieldSpec("owner", "Assignee", "owner_id", kind="user"),
+    FieldSpec("location", "Location", "location"),
     FieldSpec("contact_id", "Contact id", "contacts__id", kind="number", sortable=False),
     FieldSpec("company_id", "Company id", "companies__id", kind="number", sortable=False),
     FieldSpec("deal_id", "Deal id", "deals__id", kind="number", sortable=False),
