@@ -28,7 +28,7 @@ FIELDS = [
 
 
 def register() -> None:
-    from . import selectors
+    from . import selectors, services
     from .models import Lead
 
     registry.register(
@@ -42,5 +42,6 @@ def register() -> None:
             default_columns=["email", "company_name", "source", "status", "owner"],
             describe=lambda lead: (str(lead), lead.company_name or lead.email),
             selector=lambda user: selectors.lead_list(user=user),
+            extra={"merge_undo": services.lead_merge_undo},
         )
     )

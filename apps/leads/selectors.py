@@ -38,8 +38,48 @@ def lead_list(
 
 
 def lead_get(*, user: Any, pk: Any) -> Lead:
-    """One deal `user` may see; 404 (never 403) for anything else."""
+    """One lead `user` may see; 404 (never 403) for anything else."""
     try:
         return lead_list(user=user).get(pk=int(pk))
     except (Lead.DoesNotExist, ValueError, TypeError, OverflowError):
-        raise Http404("No such deal.") from None
+        raise Http404("No such lead.") from None
+
+
+def lead_duplicate_pairs(*, user: Any, limit: int = 100) -> list[dict[str, Any]]:
+    """Suspected duplicate pairs among the open leads `user` may see: a shared email, a
+    shared phone, or the same full name. Pairs someone dismissed are left out."""
+    from django.db.models import Count, Value
+    from django.db.models.functions import Concat, Lower
+
+    from apps.records.duplicates import dismissed
+
+    from .models import LeadStatus
+
+    leads = lead_list(user=user, related=False).exclude(status=LeadStatus.CONVERTED)
+    skip = dismissed("lead")
+    pairs: dict[tuple[int, int], set[str]] = {}
+    keyed = leads.annotate(full=Lower(Concat("first_name", Value(" "), "last_name")))
+    for column, reason in (("email", "same email"), ("phone", "same phone"), ("full", "same name")):
+        rows = keyed.exclude(**{column: ""}).exclude(**{column: " "})
+        repeated = (
+            rows.order_by().values(column).annotate(n=Count("pk")).filter(n__gt=1).values(column)
+        )
+        groups: dict[str, list[int]] = {}
+        for value, pk in (
+            rows.filter(**{f"{column}__in": repeated})
+            .values_list(column, "pk")
+            .order_by(column, "pk")[: limit * 4]
+        ):
+            groups.setdefault(value, []).append(pk)
+        for ids in groups.values():
+            for i, a in enumerate(ids):
+                for b in ids[i + 1 :]:
+                    if (a, b) not in skip:
+                        pairs.setdefault((a, b), set()).add(reason)
+    chosen = sorted(pairs)[:limit]
+    records = {r.pk: r for r in Lead.objects.filter(pk__in={i for p in chosen for i in p})}
+    return [
+        {"ids": [a, b], "records": [records[a], records[b]], "reasons": sorted(pairs[(a, b)])}
+        for a, b in chosen
+        if a in records and b in records
+    ]
