@@ -7,6 +7,9 @@ class DealsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import entity
+        from apps.records.timeline import register_source
+
+        from . import entity, timeline
 
         entity.register()
+        register_source(timeline.stage_items)

@@ -124,6 +124,9 @@ class Deal(RecordBase):
     history = HistoricalRecords(
         excluded_fields=["search_text", "updated_at", "created_at", "position", "stage_entered_at"]
     )
+    # Stage moves appear on the timeline as "Moved to <stage>" (apps.deals.timeline), not as
+    # raw field changes.
+    timeline_hidden = frozenset({"stage", "pipeline", "status", "won_at", "lost_at"})
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -154,7 +157,10 @@ class DealStageChange(models.Model):
     from_stage = models.ForeignKey(
         Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    to_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="entries")
+    # Kept (empty) when an Admin deletes the stage, so the deal's history stays whole.
+    to_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
+    )
     changed_at = models.DateTimeField(db_index=True)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

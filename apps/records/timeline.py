@@ -82,6 +82,8 @@ def _history_items(
         ]
     )
     items = []
+    # A record type may leave fields to its own timeline source (a deal's stage moves).
+    hidden = frozenset(getattr(type(record), "timeline_hidden", ()))
     for index, row in enumerate(rows[:limit]):
         older = rows[index + 1] if index + 1 < len(rows) else None
         if row.history_type == "+" or older is None:
@@ -96,7 +98,7 @@ def _history_items(
             continue
         changes: list[tuple[str, Any, Any]] = []
         for change in row.diff_against(older).changes:
-            if change.field in HIDDEN:
+            if change.field in HIDDEN or change.field in hidden:
                 continue
             if change.field == "custom_fields":
                 old, new = change.old or {}, change.new or {}
