@@ -425,6 +425,7 @@ def custom_fields_schema_hook(
         return result
     components = result.get("components", {}).get("schemas", {})
     names = {"contact": ["Contact", "PatchedContact"], "company": ["Company", "PatchedCompany"]}
+    names["deal"] = ["Deal", "PatchedDeal"]
     for definition in definitions:
         schema: dict[str, Any] = dict(types.get(definition.type, {"type": "string"}))
         if definition.type == FieldType.SELECT:
