@@ -1,5 +1,177 @@
-// The activities calendar (EventCalendar); built with the calendar page.
-import { createCalendar } from "@event-calendar/core";
+// The activities calendar (EventCalendar): month, week, day and agenda views of the user's or a
+// team's activities; drag or resize to reschedule, click or drag across empty time to create.
+// EventCalendar styles its elements through the CSSOM (el.style), never style attributes or
+// <style> elements, so it runs under the strict Content-Security-Policy.
+import { createCalendar, DayGrid, TimeGrid, List, Interaction } from "@event-calendar/core";
 import "@event-calendar/core/index.css";
 
-window.KestrelCreateCalendar = createCalendar;
+const pad = (n) => String(n).padStart(2, "0");
+
+// A local Date as an ISO string with the browser's offset ("2026-11-26T10:00:00+01:00"), or
+// as a date alone for all-day values.
+function iso(date, dateOnly) {
+  const day = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+  if (dateOnly) return day;
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  const abs = Math.abs(offset);
+  return `${day}T${pad(date.getHours())}:${pad(date.getMinutes())}:00${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+function csrfToken() {
+  const meta = document.querySelector("meta[name=csrf-token]");
+  return meta ? meta.content : "";
+}
+
+function start(element) {
+  const config = JSON.parse(element.dataset.config);
+  const canCreate = element.dataset.canCreate === "1";
+  const status = document.getElementById("calendar-status");
+  const scope = document.getElementById("calendar-scope");
+  const params = new URLSearchParams(window.location.search);
+  if (scope && params.get("scope")) scope.value = params.get("scope");
+
+  function say(message, isError) {
+    if (!status) return;
+    status.textContent = message;
+    status.hidden = !message;
+    status.classList.toggle("is-error", Boolean(isError));
+  }
+
+  function openCreate(startDate, endDate, allDay) {
+    if (!canCreate) return;
+    const query = new URLSearchParams({
+      type: "meeting",
+      start: iso(startDate, allDay),
+      end: iso(endDate, allDay),
+      next: window.location.pathname + window.location.search,
+    });
+    window.location.assign(`${config.create}?${query}`);
+  }
+
+  async function reschedule(info) {
+    const url = config.reschedule.replace("/0/", `/${info.event.id}/`);
+    const event = info.event;
+    const body = {
+      start: iso(event.start, event.allDay),
+      end: event.end ? iso(event.end, event.allDay) : "",
+      all_day: event.allDay,
+    };
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify(body),
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        info.revert();
+        say(answer.message || "That change was not saved.", true);
+        return;
+      }
+      say(`Moved “${event.title}”.`, false);
+    } catch (error) {
+      info.revert();
+      say("The server could not be reached; nothing was changed.", true);
+    }
+  }
+
+  const calendar = createCalendar(element, [DayGrid, TimeGrid, List, Interaction], {
+    view: params.get("view") || config.view || "dayGridMonth",
+    date: params.get("date") || config.date || undefined,
+    height: "auto",
+    firstDay: 1,
+    nowIndicator: true,
+    selectable: canCreate,
+    editable: true,
+    dayMaxEvents: true,
+    scrollTime: "08:00:00",
+    headerToolbar: {
+      start: "prev,next today",
+      center: "title",
+      end: "dayGridMonth,timeGridWeek,timeGridDay,listWeek",
+    },
+    buttonText: {
+      today: "Today",
+      dayGridMonth: "Month",
+      timeGridWeek: "Week",
+      timeGridDay: "Day",
+      listWeek: "Agenda",
+    },
+    eventSources: [
+      {
+        events: async (info) => {
+          const query = new URLSearchParams({
+            start: iso(info.start, false),
+            end: iso(info.end, false),
+            scope: scope ? scope.value : "mine",
+          });
+          const response = await fetch(`${config.events}?${query}`, {
+            credentials: "same-origin",
+            headers: { Accept: "application/json" },
+          });
+          if (!response.ok) {
+            const answer = await response.json().catch(() => ({}));
+            say(answer.message || "The calendar could not be loaded.", true);
+            return [];
+          }
+          return response.json();
+        },
+      },
+    ],
+    eventClick: (info) => {
+      const url = info.event.extendedProps && info.event.extendedProps.url;
+      if (url) window.location.assign(url);
+    },
+    dateClick: (info) => {
+      const end = new Date(info.date.getTime() + (info.allDay ? 86400000 : 1800000));
+      openCreate(info.date, end, info.allDay);
+    },
+    select: (info) => openCreate(info.start, info.end, info.allDay),
+    eventDrop: reschedule,
+    eventResize: reschedule,
+    datesSet: (info) => {
+      // Keep the view and date in the address, so a reload shows the same place.
+      const url = new URL(window.location.href);
+      url.searchParams.set("view", info.view.type);
+      url.searchParams.set("date", iso(info.view.currentStart, true));
+      if (scope) url.searchParams.set("scope", scope.value);
+      window.history.replaceState(null, "", url);
+    },
+  });
+
+  if (scope) {
+    scope.addEventListener("change", () => {
+      const url = new URL(window.location.href);
+      url.searchParams.set("scope", scope.value);
+      window.history.replaceState(null, "", url);
+      calendar.refetchEvents();
+    });
+  }
+  window.KestrelCalendar = calendar;
+}
+
+function copyButtons() {
+  for (const button of document.querySelectorAll("[data-copy]")) {
+    button.addEventListener("click", async () => {
+      const input = document.getElementById(button.dataset.copy);
+      input.select();
+      try {
+        await navigator.clipboard.writeText(input.value);
+        button.textContent = "Copied";
+      } catch (error) {
+        button.textContent = "Press Ctrl+C";
+      }
+    });
+  }
+}
+
+function init() {
+  const element = document.getElementById("calendar");
+  if (element) start(element);
+  copyButtons();
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+else init();

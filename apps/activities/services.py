@@ -66,12 +66,14 @@ def _as_day(value: datetime | date, tz: zoneinfo.ZoneInfo) -> date:
     return value
 
 
-def _aware(value: datetime | date | None, name: str) -> datetime | None:
+def _aware(value: datetime | date | None, name: str) -> Any:
+    """An aware datetime (naive ones are UTC); a date stays a date until the all-day rule
+    (`_normalise_times`) decides what it means."""
     if value is None:
         return None
     if not isinstance(value, datetime):
         if isinstance(value, date):
-            return day_start(value)
+            return value
         raise ValidationError({name: "Give a date and time."})
     if timezone.is_naive(value):
         return timezone.make_aware(value, UTC)
@@ -117,6 +119,11 @@ def _clean_text(values: dict[str, Any]) -> None:
 def _normalise_times(activity: Activity) -> None:
     """Apply the rules of the module docstring to `activity`'s time fields."""
     tz = _tz(activity.owner) if activity.owner_id else zoneinfo.ZoneInfo("UTC")
+    if not activity.all_day:
+        for name in ("due_at", "start_at", "end_at"):
+            value = getattr(activity, name)
+            if value is not None and not isinstance(value, datetime):
+                setattr(activity, name, day_start(value))
     if activity.end_at is not None and activity.start_at is None:
         raise ValidationError({"start_at": "An activity with an end needs a start."})
     if activity.type == ActivityType.MEETING and activity.start_at is None:
@@ -366,8 +373,8 @@ def activity_reschedule(
     *,
     actor: Any,
     activity: Activity,
-    start_at: datetime,
-    end_at: datetime | None = None,
+    start_at: datetime | date,
+    end_at: datetime | date | None = None,
     all_day: bool | None = None,
 ) -> Activity:
     """Move an activity (the calendar's drag and resize). A timed activity keeps its length
@@ -381,6 +388,9 @@ def activity_reschedule(
     was_all_day = activity.all_day
     if all_day is not None:
         activity.all_day = bool(all_day)
+    if not activity.all_day:
+        start = start if isinstance(start, datetime) else day_start(start)
+        end = end if end is None or isinstance(end, datetime) else day_start(end)
     if activity.start_at is not None or activity.type == ActivityType.MEETING:
         length = (
             activity.end_at - activity.start_at
