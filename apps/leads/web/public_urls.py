@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import public_views
 
 app_name = "forms"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("<slug:public_id>/", public_views.hosted_form, name="hosted"),
+]

@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.records.web.views import record_urls
+
+from . import views
 
 app_name = "leads"
 
-urlpatterns: list = []
+urlpatterns = [
+    *record_urls(views.WEB),
+    path("<int:pk>/convert/", views.lead_convert, name="convert"),
+]
