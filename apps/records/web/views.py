@@ -203,7 +203,17 @@ def record_list(request: HttpRequest, web: RecordWeb) -> HttpResponse:
 
 
 def _duplicate_warning(exc: DuplicateSuspected, web: RecordWeb) -> list[dict[str, Any]]:
-    return [{"record": c, "url": web.url("detail", c.pk)} for c in exc.candidates]
+    return [_candidate(c, web) for c in exc.candidates]
+
+
+def _candidate(record: Any, web: RecordWeb) -> dict[str, Any]:
+    """A suspected duplicate with its page; it may be of another type than the form's (a
+    lead's duplicates include contacts), then named with its type."""
+    for spec in registry.all_entities():
+        if type(record) is spec.model and spec.key != web.key:
+            url = reverse(f"{spec.url_namespace}:detail", args=[record.pk])
+            return {"record": record, "url": url, "kind": spec.label.lower()}
+    return {"record": record, "url": web.url("detail", record.pk)}
 
 
 def _save(
