@@ -132,7 +132,12 @@ class ConvertForm(forms.Form):
     deal_value = forms.DecimalField(
         label="Value", max_digits=14, decimal_places=2, required=False, min_value=0
     )
-    deal_currency = forms.CharField(label="Currency", max_length=3, required=False)
+    deal_currency = forms.CharField(
+        label="Currency",
+        max_length=3,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Organisation default"}),
+    )
     deal_pipeline = forms.ChoiceField(label="Pipeline", required=False)
     deal_stage = forms.ChoiceField(label="Stage", required=False)
     deal_expected_close = forms.DateField(
@@ -177,7 +182,7 @@ class ConvertForm(forms.Form):
         pipelines = list(Pipeline.objects.filter(archived=False).order_by("-is_default", "order"))
         self.fields["deal_pipeline"].choices = [  # type: ignore[attr-defined]
             (str(p.pk), p.name) for p in pipelines
-        ]
+        ] or [("", "Default pipeline")]
         self.fields["deal_stage"].choices = [  # type: ignore[attr-defined]
             ("", "First open stage"),
             *(
