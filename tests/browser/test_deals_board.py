@@ -1,0 +1,176 @@
+"""The deals board in a real browser: drag a card to another column and see the totals
+change and the move persist; drop on Lost and give the reason; a rep's drop on a deal they
+may only view is refused and the card goes back to where it was."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+
+from apps.accounts.models import User
+from apps.accounts.roles import Role
+from apps.accounts.services import user_set_role
+from apps.deals import services as deal_services
+from apps.deals.models import Deal
+from tenants import services
+from tenants.models import Tenant
+from tenants.provisioning import tenant_provision
+from tests.browser.conftest import assert_csp_clean, shot
+from tests.factories import make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+OWNER = ("ada@engines.test", "analytical-engine-1843")
+REP = ("rep@engines.test", "a-long-rep-password-1")
+
+
+@pytest.fixture
+def created(django_db_blocker: Any) -> Iterator[list[str]]:
+    slugs: list[str] = []
+    yield slugs
+    with django_db_blocker.unblock():
+        for tenant in Tenant.objects.filter(slug__in=slugs):
+            services.tenant_delete(tenant=tenant, confirmation=tenant.slug, actor="test")
+
+
+def _organisation(created: list[str], django_db_blocker: Any) -> dict[str, Any]:
+    """An organisation with an owner, a rep and a few deals on the default board."""
+    slug = f"engines-{secrets.token_hex(3)}"
+    created.append(slug)
+    with django_db_blocker.unblock():
+        org = tenant_provision(
+            slug=slug,
+            name="Engines Ltd",
+            owner_email=OWNER[0],
+            owner_password=OWNER[1],
+            owner_name="Ada Lovelace",
+            use_pool=False,
+        )
+        with schema_context(org.tenant.schema_name):
+            owner = User.objects.get(email=OWNER[0])
+            rep = make_user(email=REP[0], password=REP[1], full_name="Rita Rep")
+            user_set_role(user=rep, role=Role.REP)
+            pipeline = deal_services.pipeline_default()
+            stages = {s.name: s for s in pipeline.stages.all()}
+            deal_services.deal_create(
+                actor=owner, title="Difference engine", value=1000, stage=stages["Qualified"]
+            )
+            deal_services.deal_create(
+                actor=owner, title="Loom cards", value=500, stage=stages["Qualified"]
+            )
+            deal_services.deal_create(
+                actor=owner, title="Bernoulli tables", value=200, stage=stages["Contact made"]
+            )
+            shared = deal_services.deal_create(
+                actor=owner, title="Owner's view-only deal", value=300, stage=stages["Negotiation"]
+            )
+            deal_services.deal_share(actor=owner, deal=shared, user=rep, level="view")
+    return {"tenant": org.tenant, "stages": {n: s.pk for n, s in stages.items()}}
+
+
+def _sign_in(page: Any, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+
+def _drag(page: Any, card: Any, target: Any) -> None:
+    """Press on the card, move in small steps over the target column, release (SortableJS
+    runs in fallback mode: it follows the mouse events)."""
+    start = card.locator(".deal-meta").bounding_box()
+    end = target.bounding_box()
+    page.mouse.move(start["x"] + 10, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    x, y = end["x"] + end["width"] / 2, end["y"] + 20
+    page.mouse.move(start["x"] + 20, start["y"] + 10, steps=5)
+    page.mouse.move(x, y, steps=20)
+    page.mouse.move(x, y + 2, steps=2)
+    page.mouse.up()
+
+
+def _totals(page: Any, stage: int) -> str:
+    return str(page.locator(f"#totals-{stage}").inner_text())
+
+
+def test_drag_a_deal_across_the_board(
+    page: Any, server: str, created: list[str], django_db_blocker: Any
+) -> None:
+    org = _organisation(created, django_db_blocker)
+    stages = org["stages"]
+    base = f"http://{org['tenant'].slug}.localhost:{server}"
+    _sign_in(page, base, *OWNER)
+    page.goto(f"{base}/deals/board/")
+    assert "2 deals" in _totals(page, stages["Qualified"])
+    assert "1,500 USD" in _totals(page, stages["Qualified"])
+    assert "0" in _totals(page, stages["Demo scheduled"])
+
+    card = page.locator(".deal-card", has_text="Difference engine")
+    _drag(page, card, page.locator(f"#cards-{stages['Demo scheduled']}"))
+    page.locator("#board-message", has_text="Moved Difference engine to Demo scheduled").wait_for()
+    demo = page.locator(f"#totals-{stages['Demo scheduled']}")
+    assert "1 deal" in demo.inner_text() and "1,000 USD" in demo.inner_text()
+    assert "400 weighted" in demo.inner_text()
+    assert "1 deal" in _totals(page, stages["Qualified"])
+    assert page.locator(f"#cards-{stages['Demo scheduled']} .deal-card").count() == 1
+    shot(page, "deals-board")
+
+    # Persisted: a reload shows it in its new column.
+    page.reload()
+    moved = page.locator(f"#cards-{stages['Demo scheduled']} .deal-card")
+    assert moved.count() == 1 and "Difference engine" in moved.inner_text()
+
+    # Dropping on Lost asks why; the answer goes with the move.
+    _drag(
+        page,
+        page.locator(".deal-card", has_text="Loom cards"),
+        page.locator(f"#cards-{stages['Lost']}"),
+    )
+    dialog = page.locator("#lost-dialog")
+    dialog.wait_for(state="visible")
+    dialog.get_by_label("Reason").select_option(label="Price")
+    dialog.get_by_role("button", name="Mark as lost").click()
+    page.locator("#board-message", has_text="Moved Loom cards to Lost").wait_for()
+    assert "1 deal" in _totals(page, stages["Lost"])
+    with django_db_blocker.unblock(), schema_context(org["tenant"].schema_name):
+        lost = Deal.objects.select_related("lost_reason").get(title="Loom cards")
+        assert lost.status == "lost" and lost.lost_reason and lost.lost_reason.name == "Price"
+
+    # Without the mouse: the card's "Move to…" menu.
+    bernoulli = page.locator(".deal-card", has_text="Bernoulli tables")
+    bernoulli.get_by_text("Move to…").click()
+    bernoulli.get_by_label("Stage").select_option(label="Won")
+    with page.expect_navigation():
+        bernoulli.get_by_role("button", name="Move").click()
+    assert page.locator(f"#cards-{stages['Won']} .deal-card", has_text="Bernoulli").count() == 1
+    assert_csp_clean(page)
+
+
+def test_a_refused_drop_puts_the_card_back(
+    page: Any, server: str, created: list[str], django_db_blocker: Any
+) -> None:
+    org = _organisation(created, django_db_blocker)
+    stages = org["stages"]
+    base = f"http://{org['tenant'].slug}.localhost:{server}"
+    _sign_in(page, base, *REP)
+    page.goto(f"{base}/deals/board/")
+    # The rep sees only the deal shared with them.
+    assert page.locator(".deal-card").count() == 1
+    card = page.locator(".deal-card", has_text="Owner's view-only deal")
+    before = _totals(page, stages["Negotiation"])
+    _drag(page, card, page.locator(f"#cards-{stages['Qualified']}"))
+    page.locator("#board-message", has_text="You may not move this deal.").wait_for()
+    back = page.locator(f"#cards-{stages['Negotiation']} .deal-card")
+    assert back.count() == 1 and "view-only" in back.inner_text()
+    assert page.locator(f"#cards-{stages['Qualified']} .deal-card").count() == 0
+    assert _totals(page, stages["Negotiation"]) == before
+    assert re.search(r"is-error", page.locator("#board-message").get_attribute("class") or "")
+    page.reload()
+    assert page.locator(f"#cards-{stages['Negotiation']} .deal-card").count() == 1
+    assert_csp_clean(page)
