@@ -250,3 +250,23 @@ def test_forms_api_is_admin_only_with_nested_fields(
     with schema_context(tenant_a.schema_name):
         assert not WebForm.objects.exists()
         assert Lead.objects.count() == 0
+
+
+def test_merge_and_undo_through_the_api(owner_client_a: Client, tenant_a: Tenant) -> None:
+    with schema_context(tenant_a.schema_name):
+        owner = User.objects.get(email="owner@alpha.test")
+        survivor = make_lead(owner, first_name="Ann", email="ann@x.example")
+        merged = make_lead(owner, first_name="Ann", email="ann@x.example", title="CTO")
+    pairs = owner_client_a.get("/api/v1/leads/duplicates/").json()["results"]
+    assert {"ids": [survivor.pk, merged.pk], "reasons": ["same email", "same name"]} in pairs
+    done = post(
+        owner_client_a,
+        "/api/v1/leads/merge/",
+        {"survivor": survivor.pk, "merged": [merged.pk], "values": {"title": merged.pk}},
+    )
+    assert done.status_code == 200, done.content
+    assert done.json()["survivor"]["title"] == "CTO"
+    assert owner_client_a.get(f"/api/v1/leads/{merged.pk}/").status_code == 404
+    undo = post(owner_client_a, f"/api/v1/merges/{done.json()['merge_id']}/undo/", {})
+    assert undo.status_code == 200, undo.content
+    assert owner_client_a.get(f"/api/v1/leads/{merged.pk}/").status_code == 200

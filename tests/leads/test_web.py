@@ -192,3 +192,22 @@ def test_rep_cannot_convert_others_and_readonly_is_refused(
     assert ro_client.get("/leads/new/").status_code == 403
     with schema_context(tenant_a.schema_name):
         assert Lead.objects.get(pk=theirs.pk).status == "new"
+
+
+def test_duplicates_page_merge_and_sources_offered(
+    owner_client_a: Client, tenant_a: Tenant
+) -> None:
+    with schema_context(tenant_a.schema_name):
+        owner = User.objects.get(email="owner@alpha.test")
+        a = make_lead(owner, first_name="Bo", last_name="Peep", email="bo@sheep.example")
+        b = make_lead(owner, first_name="Bo", last_name="Peep", email="bo@sheep.example")
+        LeadSource.objects.create(name="Old fair", archived=True)
+        LeadSource.objects.create(name="Newsletter")
+    page = owner_client_a.get("/leads/duplicates/").content.decode()
+    assert "Bo Peep" in page and "same email" in page
+    merged = owner_client_a.post(
+        "/leads/merge/", {"ids": [a.pk, b.pk], "survivor": a.pk}, follow=True
+    )
+    assert "Merged 1 record(s) into Bo Peep" in merged.content.decode()
+    form = owner_client_a.get("/leads/new/").content.decode()
+    assert "Newsletter" in form and "Old fair" not in form

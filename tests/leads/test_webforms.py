@@ -359,3 +359,98 @@ def test_redirect_and_framing_headers(
     app_page = owner_client_a.get("/leads/")
     assert app_page["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in app_page["Content-Security-Policy"]
+
+
+# The services' own checks ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"fields": []}, "fields"),
+        ({"fields": [{"target": "email"}, {"target": "email"}]}, "fields"),
+        ({"fields": [{"target": "company_name"}]}, "fields"),
+        ({"fields": [{"target": f"cf_x{i}"} for i in range(3)]}, "fields"),
+        ({"name": " "}, "name"),
+        ({"assignment": "lottery"}, "assignment"),
+        ({"redirect_url": "javascript:alert(1)"}, "redirect_url"),
+        ({"fixed_owner": None}, "fixed_owner"),
+        ({"source": "Nowhere"}, "source"),
+    ],
+)
+def test_form_services_name_the_bad_field(owner: User, changes: dict, field: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        make_form(owner, **changes)
+    assert field in caught.value.message_dict
+
+
+def test_form_limits_inactive_people_and_permissions(owner: User, rep: User) -> None:
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from apps.leads.webforms import MAX_FIELDS, webform_delete
+
+    for index in range(MAX_FIELDS):
+        customfield_create(actor=owner, entity="lead", label=f"Extra {index}", type="text")
+    many = [{"target": "email"}, *({"target": f"cf_extra_{i}"} for i in range(MAX_FIELDS))]
+    with pytest.raises(ValidationError, match="at most"):
+        make_form(owner, fields=many)
+    form = make_form(owner, submit_label="")
+    assert form.submit_label == "Send" and form.fixed_owner == owner
+    rep.is_active = False
+    rep.save()
+    with pytest.raises(ValidationError) as caught:
+        webform_update(actor=owner, form=form, fixed_owner=rep)
+    assert "fixed_owner" in caught.value.message_dict
+    with pytest.raises(ValidationError) as caught:
+        webform_update(actor=owner, form=form, assignment="round_robin", round_robin_users=[rep])
+    assert "round_robin_users" in caught.value.message_dict
+    with pytest.raises(PermissionDenied):
+        make_form(rep)
+    with pytest.raises(PermissionDenied):
+        webform_delete(actor=rep, form=form)
+
+
+def test_hosted_page_draws_custom_fields_by_type(tenant_a: Tenant, owner: User) -> None:
+    customfield_create(
+        actor=owner, entity="lead", label="Plan", type="select", options=["Basic", "Pro"]
+    )
+    customfield_create(actor=owner, entity="lead", label="Start", type="date")
+    gone = customfield_create(actor=owner, entity="lead", label="Old", type="text")
+    form = make_form(
+        owner,
+        fields=[
+            {"target": "email", "label": "Email", "required": True},
+            {"target": "phone", "label": "Phone"},
+            {"target": "cf_plan", "label": "Plan", "required": True},
+            {"target": "cf_start", "label": "Start date"},
+            {"target": "cf_old", "label": "Old"},
+        ],
+    )
+    gone.archived = True
+    gone.save()
+    page = visitor(tenant_a).get(f"/f/{form.public_id}/").content.decode()
+    assert '<option value="Pro">Pro</option>' in page and 'type="date"' in page
+    assert 'type="tel"' in page and 'name="cf_old"' not in page
+    browser = visitor(tenant_a)
+    sent = browser.post(
+        f"/f/{form.public_id}/",
+        {
+            "email": "a@b.example",
+            "phone": "12",
+            "cf_plan": "Pro",
+            "cf_start": "2026-12-01",
+            "token": token_of(page),
+            "ref": "not a url",
+        },
+    )
+    assert sent.status_code == 400 and "phone" in sent.content.decode().lower()
+    sent = browser.post(
+        f"/f/{form.public_id}/",
+        {"email": "a@b.example", "cf_plan": "Pro", "token": token_of(page), "ref": "nope"},
+    )
+    assert sent.status_code == 200
+    with schema_context(tenant_a.schema_name):
+        lead = Lead.objects.get()
+        assert lead.custom_fields == {"plan": "Pro"} and lead.referrer == ""
