@@ -285,6 +285,9 @@ def test_rate_limit_answers_429(tenant_a: Tenant, owner: User) -> None:
     limited = browser.post(url, {"first_name": "x"})
     assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
     assert "Too many requests" in limited.content.decode()
+    # ... shown inside the embedding site's frame too.
+    assert "frame-ancestors *" in limited["Content-Security-Policy"]
+    assert "X-Frame-Options" not in limited.headers
     # Reading the form is not limited; another visitor is not affected.
     assert browser.get(url).status_code == 200
     assert visitor(tenant_a).post(url, {"first_name": "x"}).status_code == 400

@@ -18,7 +18,13 @@ from django import forms
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
@@ -105,7 +111,7 @@ def _token_ok(web_form: WebForm, token: str) -> bool:
     return isinstance(data, dict) and data.get("f") == web_form.public_id
 
 
-def _framable(response: HttpResponse, web_form: WebForm) -> HttpResponse:
+def _framable(response: HttpResponseBase, web_form: WebForm) -> HttpResponseBase:
     """Any site may frame this page (the organisation embeds it in its website); everything
     else about the strict policy stays. Form posts may go to the form's redirect address."""
     policy = settings.CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors *")
@@ -130,13 +136,19 @@ def _initial(request: HttpRequest, web_form: WebForm) -> dict[str, str]:
 
 @csrf_exempt
 @xframe_options_exempt
-@rate_limit(scope="webform", per_minute=SUBMISSIONS_PER_MINUTE, methods=("POST",))
-def hosted_form(request: HttpRequest, public_id: str) -> HttpResponse:
+def hosted_form(request: HttpRequest, public_id: str) -> HttpResponseBase:
+    """The form, its validation and its submission; every answer (the 429 of the rate limit
+    too) may be shown inside the embedding site's iframe."""
     web_form = (
         WebForm.objects.filter(public_id=public_id, active=True).prefetch_related("fields").first()
     )
     if web_form is None:
         raise Http404("No such form.")
+    return _framable(_serve(request, web_form), web_form)
+
+
+@rate_limit(scope="webform", per_minute=SUBMISSIONS_PER_MINUTE, methods=("POST",))
+def _serve(request: HttpRequest, web_form: WebForm) -> HttpResponseBase:
     if request.method == "POST":
         form = HostedForm(request.POST, web_form=web_form)
     else:
@@ -171,14 +183,12 @@ def hosted_form(request: HttpRequest, public_id: str) -> HttpResponse:
         data = request.POST.copy()
         data["token"] = _token(web_form)
         form.data = data
-    response = render(
+    return render(
         request, "webforms/hosted.html", {"web_form": web_form, "form": form}, status=status
     )
-    return _framable(response, web_form)
 
 
 def _done(request: HttpRequest, web_form: WebForm) -> HttpResponse:
     if web_form.redirect_url:
-        return _framable(HttpResponseRedirect(web_form.redirect_url), web_form)
-    response = render(request, "webforms/thanks.html", {"web_form": web_form})
-    return _framable(response, web_form)
+        return HttpResponseRedirect(web_form.redirect_url)
+    return render(request, "webforms/thanks.html", {"web_form": web_form})
