@@ -77,6 +77,15 @@ function start(element) {
     }
   }
 
+  function remember(view) {
+    if (!view || !view.type) return;
+    const url = new URL(window.location.href);
+    url.searchParams.set("view", view.type);
+    if (view.currentStart) url.searchParams.set("date", iso(view.currentStart, true));
+    if (scope) url.searchParams.set("scope", scope.value);
+    window.history.replaceState(null, "", url);
+  }
+
   const calendar = createCalendar(element, [DayGrid, TimeGrid, List, Interaction], {
     view: params.get("view") || config.view || "dayGridMonth",
     date: params.get("date") || config.date || undefined,
@@ -131,14 +140,10 @@ function start(element) {
     select: (info) => openCreate(info.start, info.end, info.allDay),
     eventDrop: reschedule,
     eventResize: reschedule,
-    datesSet: (info) => {
-      // Keep the view and date in the address, so a reload shows the same place.
-      const url = new URL(window.location.href);
-      url.searchParams.set("view", info.view.type);
-      url.searchParams.set("date", iso(info.view.currentStart, true));
-      if (scope) url.searchParams.set("scope", scope.value);
-      window.history.replaceState(null, "", url);
-    },
+    // Keep the view and date in the address, so a reload (or coming back from the form)
+    // shows the same place.
+    datesSet: (info) => remember(info.view),
+    viewDidMount: (info) => remember(info.view || info),
   });
 
   if (scope) {
