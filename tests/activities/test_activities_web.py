@@ -231,7 +231,7 @@ def test_my_day_empty_states_and_inline_check_off(tenant_a: Tenant, owner: User)
 def test_record_pages_show_open_activities(tenant_a: Tenant, owner: User) -> None:
     contact = contact_create(actor=owner, first_name="Box", last_name="Contact")
     company = company_create(actor=owner, name="Box Company")
-    services.activity_create(
+    ring = services.activity_create(
         actor=owner,
         type="call",
         subject="Overdue ring",
@@ -250,7 +250,8 @@ def test_record_pages_show_open_activities(tenant_a: Tenant, owner: User) -> Non
     page = client.get(f"/contacts/{contact.pk}/").content.decode()
     assert "Overdue ring" in page and "Future demo" in page
     assert f"/activities/new/?contact={contact.pk}" in page
-    assert "Call: Overdue ring" in page  # and on the timeline
+    assert "Call: Overdue ring" in page  # and on the timeline, with a link to it
+    assert f'<a href="/activities/{ring.pk}/">Open</a>' in page
     company_page = client.get(f"/companies/{company.pk}/").content.decode()
     assert (
         "Overdue ring" in company_page and f"/activities/new/?company={company.pk}" in company_page
