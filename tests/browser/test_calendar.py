@@ -58,6 +58,25 @@ def _sign_in(page: Any, base: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
+def _fetch_anonymously(address: str, port: str) -> tuple[int, str]:
+    """GET a URL of the test server without the browser's session (as a calendar app would),
+    sending the organisation's host name."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(address)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{parts.path}", headers={"Host": parts.netloc}
+    )
+    try:
+        # Always http://127.0.0.1 (built above), never a scheme taken from input.
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+
+
 def _slot_point(page: Any, day: date, hour: float) -> tuple[float, float]:
     """The middle of a day's column at `hour` (plus a quarter hour, inside the slot) in the
     week view: columns line up under their headers; the day starts at the column's top."""
@@ -168,6 +187,18 @@ def test_plan_a_meeting_from_the_calendar_and_move_it(
     page.evaluate("window.scrollTo(0, 0)")
     assert_csp_clean(page)
     shot(page, "calendar")
+
+    # A private feed address for Google Calendar or Outlook, shown once, readable without
+    # signing in; revoking it stops it.
+    page.get_by_role("button", name="Create my feed address").click()
+    address = page.get_by_label("Feed address").input_value()
+    assert re.fullmatch(rf"{re.escape(base)}/activities/feed/[\w-]+\.ics", address)
+    status, body = _fetch_anonymously(address, server)
+    assert status == 200 and "BEGIN:VCALENDAR" in body and "Demo with Acme" in body
+    assert_csp_clean(page)
+    page.get_by_role("button", name="Revoke").click()
+    page.get_by_text("Calendar feed revoked").wait_for()
+    assert _fetch_anonymously(address, server)[0] == 404
 
     # My day shows today's work, and a tick marks one done.
     page.goto(f"{base}/activities/today/")
