@@ -490,3 +490,25 @@ def test_feed_is_rate_limited(tenant_a: Tenant, owner: User) -> None:
         for _ in range(61)
     ]
     assert codes[:60] == [200] * 60 and codes[60] == 429
+
+
+def test_all_day_edit_merge_refused_and_duplicates_page(tenant_a: Tenant, owner: User) -> None:
+    offsite = services.activity_create(
+        actor=owner,
+        type="meeting",
+        subject="Offsite days",
+        start_at=date(2026, 12, 7),
+        end_at=date(2026, 12, 8),
+        all_day=True,
+    )
+    other = services.activity_create(actor=owner, type="task", subject="Other", due_at=T0)
+    client = client_for(tenant_a, owner)
+    form = client.get(f"/activities/{offsite.pk}/edit/").content.decode()
+    assert 'value="2026-12-07T00:00"' in form and 'value="2026-12-08T00:00"' in form
+    merge = client.post(
+        "/activities/merge/", {"ids": [offsite.pk, other.pk], "survivor": str(offsite.pk)}
+    )
+    assert merge.status_code == 403
+    assert client.get("/activities/duplicates/").status_code == 200
+    with schema_context(tenant_a.schema_name):
+        assert Activity.objects.filter(pk__in=[offsite.pk, other.pk]).count() == 2

@@ -311,3 +311,43 @@ def test_calendar_feed_tokens(owner: User) -> None:
     assert services.calendar_feed_revoke(actor="a key") is False
     with pytest.raises(PermissionDenied):
         services.calendar_feed_create(actor="a key")
+
+
+def test_selector_search_and_assignee_from_a_plain_dict(owner: User, rep: User) -> None:
+    from apps.activities import selectors
+
+    services.activity_create(actor=owner, type="task", subject="Quarterly numbers", owner=rep)
+    services.activity_create(actor=owner, type="task", subject="Lunch")
+    found = selectors.activity_list(user=owner, search="quarterly")
+    assert [a.subject for a in found] == ["Quarterly numbers"]
+    mine = selectors.activity_list(user=owner, params={"assignee": str(rep.pk)})
+    assert [a.subject for a in mine] == ["Quarterly numbers"]
+
+
+def test_at_most_a_hundred_links_of_a_kind(owner: User) -> None:
+    with pytest.raises(ValidationError) as caught:
+        services.activity_create(
+            actor=owner, type="task", subject="Too many", contacts=list(range(1, 102))
+        )
+    assert "contacts" in caught.value.message_dict
+
+
+def test_unknown_time_zone_falls_back_to_utc(owner: User) -> None:
+    owner.time_zone = "Mars/Olympus_Mons"
+    owner.save()
+    day = services.activity_create(
+        actor=owner,
+        type="task",
+        subject="Somewhere",
+        due_at=datetime(2026, 12, 1, 23, 30, tzinfo=UTC),
+        all_day=True,
+    )
+    assert day.due_at == datetime(2026, 12, 1, tzinfo=UTC)
+    naive = services.activity_create(
+        actor=owner,
+        type="meeting",
+        subject="Naive all-day",
+        start_at=datetime(2026, 12, 5, 10, 0),
+        all_day=True,
+    )
+    assert naive.start_at == datetime(2026, 12, 5, tzinfo=UTC)
