@@ -42,6 +42,7 @@ def test_create_form_prefills_links_and_times(tenant_a: Tenant, owner: User) -> 
     assert 'value="2026-12-01T10:00"' in html and 'value="2026-12-01T11:00"' in html
     assert '<option value="meeting" selected>' in html
     assert 'value="/activities/calendar/"' in html
+    assert f'<option value="{owner.pk}" selected>' in html  # assigned to you unless changed
     all_day = client.get("/activities/new/?start=2026-12-02&end=2026-12-04&type=task").content
     assert b'value="2026-12-02T00:00"' in all_day and b'value="2026-12-03T00:00"' in all_day
     assert b'name="all_day" id="id_all_day" checked' in all_day

@@ -212,3 +212,47 @@ def test_plan_a_meeting_from_the_calendar_and_move_it(
     shot(page, "my-day")
     with django_db_blocker.unblock(), schema_context(org.tenant.schema_name):
         assert Activity.objects.get(subject="Call Ada about pricing").done
+
+
+def test_log_a_call_from_a_contact_and_find_it_on_the_timeline(
+    page: Any, server: str, created: list[str], django_db_blocker: Any
+) -> None:
+    org = _organisation(created, django_db_blocker)
+    base = f"http://{org.tenant.slug}.localhost:{server}"
+    with django_db_blocker.unblock(), schema_context(org.tenant.schema_name):
+        contact = contact_services.contact_create(
+            actor=org.owner, first_name="Ada", last_name="Acme"
+        )
+    _sign_in(page, base)
+    page.goto(f"{base}/contacts/{contact.pk}/")
+    box = page.locator(".record-activities")
+    assert "No open activities." in box.inner_text()
+    box.get_by_role("link", name="Add activity").click()
+    page.wait_for_url(re.compile(rf"/activities/new/\?contact={contact.pk}$"))
+    assert page.get_by_label("Ada Acme").is_checked()
+    page.get_by_label("Type").select_option("call")
+    page.get_by_label("Subject").fill("Pricing call")
+    page.get_by_label("Due").fill((timezone.localdate() + timedelta(days=1)).isoformat() + "T10:00")
+    page.get_by_label("Description").fill("Wants the annual plan with SSO.")
+    assert_csp_clean(page)
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "activities-form")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url(re.compile(r"/activities/\d+/$"))
+    assert page.get_by_role("heading", name="Call: Pricing call").is_visible()
+    assert page.get_by_role("link", name="Ada Acme").is_visible()
+    page.get_by_role("button", name="Mark done").click()
+    assert page.get_by_text("Marked done.").is_visible()
+    assert_csp_clean(page)
+    shot(page, "activities-detail")
+
+    # The contact's timeline shows the call, done, with a link back to it.
+    page.goto(f"{base}/contacts/{contact.pk}/")
+    item = page.locator(".timeline-item.kind-activity", has_text="Call: Pricing call")
+    assert "Done" in item.inner_text()
+    item.get_by_role("link", name="Open").click()
+    page.wait_for_url(re.compile(r"/activities/\d+/$"))
+    page.goto(f"{base}/activities/?owner=me")
+    assert page.get_by_role("link", name="Pricing call").is_visible()
+    assert_csp_clean(page)
+    shot(page, "activities-list")

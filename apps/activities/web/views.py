@@ -199,7 +199,7 @@ def _prefill(request: HttpRequest) -> dict[str, Any]:
 
 
 def _form_page(request: HttpRequest, record: Activity | None) -> HttpResponse:
-    initial = _prefill(request) if record is None else {}
+    initial = {"owner": request.user.pk, **_prefill(request)} if record is None else {}
     form = ActivityForm(request.POST or None, record=record, user=request.user, initial=initial)
     saved = None
     if request.method == "POST" and form.is_valid():
