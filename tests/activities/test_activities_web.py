@@ -513,3 +513,29 @@ def test_all_day_edit_merge_refused_and_duplicates_page(tenant_a: Tenant, owner:
     assert client.get("/activities/duplicates/").status_code == 200
     with schema_context(tenant_a.schema_name):
         assert Activity.objects.filter(pk__in=[offsite.pk, other.pk]).count() == 2
+
+
+def test_deal_and_lead_pages_show_their_activities(tenant_a: Tenant, owner: User) -> None:
+    from apps.deals.services import deal_create
+    from apps.leads.services import lead_create
+
+    deal = deal_create(actor=owner, title="Acme expansion", value="1000")
+    lead = lead_create(actor=owner, first_name="Lee", last_name="Lead", email="lee@lead.example")
+    services.activity_create(
+        actor=owner,
+        type="meeting",
+        subject="Negotiation",
+        start_at=timezone.now() + timedelta(days=2),
+        deals=[deal],
+        leads=[lead],
+    )
+    client = client_for(tenant_a, owner)
+    deal_page = client.get(f"/deals/{deal.pk}/").content.decode()
+    assert "Negotiation" in deal_page and f"/activities/new/?deal={deal.pk}" in deal_page
+    lead_page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "Negotiation" in lead_page and f"/activities/new/?lead={lead.pk}" in lead_page
+    with schema_context(tenant_a.schema_name):
+        from apps.records import timeline
+
+        items, _ = timeline.timeline(deal, "deal", kind="activity")
+        assert [i.title for i in items] == ["Meeting: Negotiation"]
