@@ -535,6 +535,10 @@ def test_deal_and_lead_pages_show_their_activities(tenant_a: Tenant, owner: User
     lead_page = client.get(f"/leads/{lead.pk}/").content.decode()
     assert "Negotiation" in lead_page and f"/activities/new/?lead={lead.pk}" in lead_page
     with schema_context(tenant_a.schema_name):
+        meeting = Activity.objects.get(subject="Negotiation")
+    detail = client.get(f"/activities/{meeting.pk}/").content.decode()
+    assert f'href="/deals/{deal.pk}/"' in detail and f'href="/leads/{lead.pk}/"' in detail
+    with schema_context(tenant_a.schema_name):
         from apps.records import timeline
 
         items, _ = timeline.timeline(deal, "deal", kind="activity")
