@@ -255,6 +255,8 @@ def build_cases(info: dict[str, Any]) -> list[Case]:
             f"/bench/calendar-naive/?{span}",
             "dates compared (no index range), assignee per event",
             200,
+            f"/bench/calendar-proposed/?{span}&scope=mine",
+            "one reverse() per request, not per event",
         ),
     ]
 
