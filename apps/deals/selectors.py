@@ -84,11 +84,6 @@ class Column:
         return len(self.cards)
 
 
-def pipelines_visible() -> QuerySet[Pipeline]:
-    """Pipelines anyone in the organisation may see (they hold no data of their own)."""
-    return Pipeline.objects.filter(archived=False).prefetch_related("stages")
-
-
 def pipeline_get(pk: Any) -> Pipeline:
     try:
         return Pipeline.objects.get(pk=int(pk))
@@ -136,8 +131,8 @@ def board_totals(deals: QuerySet[Deal]) -> dict[int, dict[str, Any]]:
     rows = (
         deals.order_by()
         .values("stage_id", "currency")
-        .annotate(n=Count("pk"), value=Sum("value"), weighted=Sum(_weighted()))
-        .order_by("stage_id", "-value", "currency")
+        .annotate(n=Count("pk"), total=Sum("value"), weighted_total=Sum(_weighted()))
+        .order_by("stage_id", "-total", "currency")
     )
     totals: dict[int, dict[str, Any]] = {}
     for row in rows:
@@ -146,8 +141,8 @@ def board_totals(deals: QuerySet[Deal]) -> dict[int, dict[str, Any]]:
         entry["money"].append(
             {
                 "currency": row["currency"],
-                "value": row["value"] or Decimal(0),
-                "weighted": (row["weighted"] or Decimal(0)).quantize(Decimal("0.01")),
+                "value": row["total"] or Decimal(0),
+                "weighted": (row["weighted_total"] or Decimal(0)).quantize(Decimal("0.01")),
             }
         )
     return totals
@@ -212,7 +207,11 @@ def position_at(*, user: Any, deal: Deal, stage: Stage, index: int) -> float:
         return (neighbours[0] - 1.0) if neighbours else 0.0
     if len(neighbours) == 2:
         return (neighbours[0] + neighbours[1]) / 2
-    return (neighbours[0] + 1.0) if neighbours else 0.0
+    if neighbours:
+        return neighbours[0] + 1.0
+    # Beyond the end of the column (cards the user has not loaded): after the last one.
+    last = others.reverse().values_list("position", flat=True).first()
+    return 0.0 if last is None else last + 1.0
 
 
 def is_rotting(deal: Deal, now: Any = None) -> bool:

@@ -182,32 +182,30 @@ def _pipeline_with_stages(name: str, specs: list[dict[str, Any]], *, default: bo
 
 def pipeline_default() -> Pipeline:
     """The organisation's default pipeline, created ("Sales" with the usual stages, and a
-    starter list of lost reasons) for an organisation that has none. Safe to call
+    starter list of lost reasons) for an organisation that has none. Without a default
+    flag, the first pipeline (un-archived if need be) becomes the default. Safe to call
     concurrently: a second caller gets the first one's pipeline."""
     found = Pipeline.objects.filter(is_default=True).first()
-    if found is None:
-        found = Pipeline.objects.filter(archived=False).first()
-        if found is not None:
-            Pipeline.objects.filter(pk=found.pk).update(is_default=True)
-            found.is_default = True
-            return found
-        try:
-            with transaction.atomic():
-                found = _pipeline_with_stages(
-                    DEFAULT_PIPELINE,
-                    [
-                        {"name": n, "probability": p}
-                        for n, p, kind in DEFAULT_STAGES
-                        if kind == StageKind.OPEN
-                    ],
-                    default=True,
+    if found is not None:
+        return found
+    found = Pipeline.objects.order_by("archived", "order", "id").first()
+    if found is not None:
+        Pipeline.objects.filter(pk=found.pk).update(is_default=True, archived=False)
+        found.is_default, found.archived = True, False
+        return found
+    try:
+        with transaction.atomic():
+            found = _pipeline_with_stages(
+                DEFAULT_PIPELINE,
+                [{"name": n, "probability": p} for n, p, kind in DEFAULT_STAGES if kind == "open"],
+                default=True,
+            )
+            if not LostReason.objects.exists():
+                LostReason.objects.bulk_create(
+                    [LostReason(name=n, order=i) for i, n in enumerate(DEFAULT_LOST_REASONS)]
                 )
-                if not LostReason.objects.exists():
-                    LostReason.objects.bulk_create(
-                        [LostReason(name=n, order=i) for i, n in enumerate(DEFAULT_LOST_REASONS)]
-                    )
-        except (IntegrityError, ValidationError):
-            return Pipeline.objects.get(is_default=True)
+    except IntegrityError:  # pragma: no cover - another request created it a moment ago
+        return Pipeline.objects.get(is_default=True)
     return found
 
 

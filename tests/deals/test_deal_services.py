@@ -29,7 +29,6 @@ def _names(pipeline: Pipeline) -> list[str]:
 
 
 def test_default_pipeline_is_created_once_with_the_usual_stages(ctx: Any) -> None:
-    Pipeline.objects.all().delete() if not Deal.objects.exists() else None
     first = services.pipeline_default()
     assert services.pipeline_default().pk == first.pk
     assert first.name == "Sales" and first.is_default
@@ -464,3 +463,49 @@ def test_permissions_on_change_move_delete_and_share(ctx: Any, people: Any) -> N
     services.deal_delete(actor=people.rep2, deal=theirs)
     assert not Deal.objects.filter(pk=theirs.pk).exists()
     assert AuditEntry.objects.filter(action="deal.deleted").exists()
+
+
+def test_edge_cases_of_defaults_history_and_updates(ctx: Any, people: Any) -> None:
+    # Only archived pipelines: the first one comes back as the default.
+    Deal.objects.all().delete()
+    Pipeline.objects.all().delete()
+    archived = services.pipeline_create(actor=people.admin, name="Old")
+    Pipeline.objects.filter(pk=archived.pk).update(is_default=False, archived=True)
+    revived = services.pipeline_default()
+    assert revived.pk == archived.pk and revived.is_default and not revived.archived
+    chosen = services.pipeline_create(actor=people.admin, name="Chosen", is_default=True)
+    assert Pipeline.objects.get(is_default=True) == chosen
+    stage = chosen.stages.first()
+    assert stage is not None
+    with pytest.raises(ValidationError):
+        services.stage_update(actor=people.admin, stage=stage, pipeline=archived)
+    assert str(chosen) == "Chosen" and str(stage) == stage.name
+    lost = chosen.stages.get(kind="lost")
+    LostReason.objects.get_or_create(name="Price")
+    with pytest.raises(ValidationError) as needed:
+        services.deal_create(actor=people.rep, title="Lost at birth", stage=lost)
+    assert needed.value.error_dict["lost_reason"][0].code == "lost_reason_required"
+    reason = LostReason.objects.get(name="Price")
+    assert str(reason) == "Price"
+    deal = services.deal_create(actor=people.rep, title="Unknown start", pipeline=chosen)
+    assert str(deal) == "Unknown start"
+    # A deal without a known entry time (e.g. imported) moves with an unknown duration.
+    Deal.objects.filter(pk=deal.pk).update(stage_entered_at=None)
+    deal = services.deal_move(actor=people.rep, deal=deal, stage=lost, lost_reason=reason)
+    change = deal.stage_changes.order_by("-id").first()
+    assert change is not None and change.seconds_in_previous is None
+    assert str(change) == f"{deal.pk} → {lost.pk}"
+    items, _ = timeline(deal, "deal")
+    assert [i.body for i in items if i.title == "Moved to Lost"] == [""]
+    # Same pipeline named again: no move; a note alone changes on a lost deal.
+    deal = services.deal_update(actor=people.rep, deal=deal, pipeline=chosen, lost_note="Later")
+    assert deal.stage == lost and deal.lost_note == "Later"
+
+
+def test_durations_read_like_people_say_them() -> None:
+    from apps.deals.timeline import duration
+
+    assert duration(None) == ""
+    assert duration(30) == "under a minute"
+    assert duration(60) == "1 minute" and duration(7200) == "2 hours"
+    assert duration(86400 * 3 + 5) == "3 days"

@@ -423,3 +423,87 @@ def test_read_only_and_rep_pages(ctx: Any, people: Any) -> None:
     rep = client_for(ctx.tenant, people.rep.email)
     assert rep.get(f"/deals/{theirs.pk}/").status_code == 404
     assert rep.get("/deals/new/").status_code == 200
+
+
+def test_more_pages_search_share_and_merge_refusal(
+    ctx: Any, people: Any, owner_client_a: Client
+) -> None:
+    pipeline = _pipeline(ctx, people)
+    with schema_context(ctx.tenant.schema_name):
+        lead_in, proposal = _stage(pipeline, "Lead in"), _stage(pipeline, "Proposal")
+        lost = pipeline.stages.get(kind="lost")
+        reason = LostReason.objects.filter(archived=False).first()
+        assert reason is not None
+        one = services.deal_create(actor=people.owner, title="Quasar optics", stage=lead_in)
+        two = services.deal_create(actor=people.owner, title="Pulsar timing", stage=lead_in)
+    # The top bar's search finds deals, typos and all.
+    found = owner_client_a.get("/search/?q=quasr").content.decode()
+    assert "Quasar optics" in found and f"/deals/{one.pk}/" in found
+    # The board's own search box.
+    html = owner_client_a.get(f"/deals/board/{pipeline.pk}/?q=pulsar").content.decode()
+    assert "Pulsar timing" in html and "Quasar optics" not in html
+    # Created straight into Lost, with an owner, from the form.
+    created = owner_client_a.post(
+        "/deals/new/",
+        {
+            "title": "Born lost",
+            "currency": "USD",
+            "stage": lost.pk,
+            "owner": people.rep.pk,
+            "lost_reason": reason.pk,
+            "lost_note": "Gone",
+        },
+    )
+    assert created.status_code == 302
+    # Edited back into an open stage: the lost reason goes.
+    with schema_context(ctx.tenant.schema_name):
+        born = Deal.objects.get(title="Born lost")
+        assert born.owner == people.rep and born.lost_reason == reason
+    edited = owner_client_a.post(
+        f"/deals/{born.pk}/edit/",
+        {"title": "Born lost", "currency": "USD", "stage": proposal.pk, "lost_reason": reason.pk},
+    )
+    assert edited.status_code == 302
+    with schema_context(ctx.tenant.schema_name):
+        born.refresh_from_db()
+        assert born.status == "open" and born.lost_reason is None
+    # Dropped at the bottom of a column; bad board filters only drop the totals' filter.
+    moved = owner_client_a.post(
+        f"/deals/{one.pk}/move/",
+        {"stage": proposal.pk, "index": "9", "close_from": "soon"},
+        headers=JSON_ANSWER,
+    )
+    assert moved.status_code == 200 and moved.json()["totals"][str(proposal.pk)]
+    with schema_context(ctx.tenant.schema_name):
+        order = list(
+            Deal.objects.filter(stage=proposal)
+            .order_by("position", "id")
+            .values_list("title", flat=True)
+        )
+    assert order[-1] == "Quasar optics"
+    # Dropped just after the last card.
+    owner_client_a.post(
+        f"/deals/{two.pk}/move/", {"stage": proposal.pk, "index": "2"}, headers=JSON_ANSWER
+    )
+    with schema_context(ctx.tenant.schema_name):
+        last = Deal.objects.filter(stage=proposal).order_by("position", "id").last()
+        assert last is not None and last.title == "Pulsar timing"
+    # Sharing from the API; merging deals is refused with a message.
+    shared = owner_client_a.post(
+        f"/api/v1/deals/{two.pk}/share/",
+        {"user": people.rep.pk, "level": "view"},
+        content_type="application/json",
+    )
+    assert shared.status_code == 200
+    page = owner_client_a.get(f"/deals/merge/?ids={one.pk}&ids={two.pk}")
+    assert page.status_code == 200
+    refused = owner_client_a.post(
+        "/deals/merge/", {"ids": [one.pk, two.pk], "survivor": one.pk}, follow=True
+    )
+    assert "Deals cannot be merged" in refused.content.decode()
+
+
+def test_record_deals_tag_without_a_user() -> None:
+    from apps.deals.templatetags.deals import record_deals
+
+    assert record_deals({}, None) == []

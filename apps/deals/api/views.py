@@ -248,9 +248,6 @@ class IdList(serializers.ListField):
 
     child = serializers.IntegerField()
 
-    def to_representation(self, data: Any) -> list[Any]:
-        return [item.pk for item in data.all()]
-
 
 class DealSerializer(serializers.ModelSerializer[Deal]):
     owner = serializers.PrimaryKeyRelatedField(
