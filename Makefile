@@ -78,6 +78,8 @@ bench: install
 	$(PY) bench/routing.py
 	$(PY) bench/contacts_data.py
 	$(PY) bench/contacts.py
+	$(PY) bench/sales_data.py
+	$(PY) bench/sales.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) tools/helm/.venv node_modules static/dist staticfiles .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml
