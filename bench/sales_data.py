@@ -18,14 +18,14 @@ it in SQL inside the organisation's schema:
   and 3,000 in Renewals, the rest won (35% in Sales, 85% in Renewals) or lost with a reason;
   log-uniform values from 500 to 200,000 (USD 92%, EUR, GBP), an owner among the reps and
   managers, a probability override on 10%, expected close dates, won/lost dates,
-  stage_entered_at (many open deals rot, most of those in the first stage), a contact
+  stage_entered_at (58% of the open deals rot, most of those in the first stage), a contact
   (75%) and its company, tags on 10%, and a DealStageChange row for every stage each deal
   entered (its creation first): about 1.8 million rows;
 - 5,000,000 activities over 36 months (33 back, 3 ahead) on working hours in 15-minute
   slots: tasks 30%, calls 25%, emails 20%, meetings 15% (30-90 minutes, with a place), notes
   10%; done when past (90% of tasks, calls and meetings; every email and note) with outcomes
   for calls and meetings; assigned to 48 members whose volumes differ (reps from about 1,300
-  to 5,200 a month, managers and admins fewer), so that in any month's calendar grid some
+  to 5,000 a month, managers and admins fewer), so that in any month's calendar grid some
   rep has about 2,000 activities; 30% linked to a deal (and its contact and company), 30%
   to a contact (and its company), 10% to a company only.
 
@@ -139,7 +139,7 @@ MEETING_OUTCOMES = ["completed"] * 8 + ["rescheduled", "no_show"]
 DEAL_REP_WEIGHTS = (0.6, 1.4)
 # Activity volume per member, relative: reps from 0.4 to 1.6, managers 0.5, admins and the
 # owner less. With 5,000,000 activities over 36 months the lightest rep gets about 1,300 a
-# month, the busiest about 5,200; a month's calendar grid (five or six weeks) of a rep has
+# month, the busiest about 5,000; a month's calendar grid (five or six weeks) of a rep has
 # from about 1,500 to 7,000, one rep in 40 every 150 or so.
 ACTIVITY_REP_WEIGHTS = (0.4, 1.6)
 ACTIVITY_WEIGHT = {Role.OWNER: 0.1, Role.ADMIN: 0.25, Role.MANAGER: 0.5}
