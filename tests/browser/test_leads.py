@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -109,6 +112,7 @@ def test_web_form_lead_converted_into_contact_with_deal(
     page.wait_for_url(re.compile(r"/leads/\d+/$"))
     assert page.locator("dt:text-is('UTM campaign') + dd").inner_text() == "spring-sale"
     assert_csp_clean(page)
+    shot(page, "leads-detail")
 
     # Convert it into a contact, a new company and a deal.
     page.get_by_role("link", name="Convert").click()
@@ -135,3 +139,68 @@ def test_web_form_lead_converted_into_contact_with_deal(
     page.wait_for_url(re.compile(r"/deals/\d+/$"))
     assert page.get_by_role("heading", name="Langley: trajectory software").is_visible()
     assert_csp_clean(page)
+
+    # The form's page in Settings counts the submission and gives the embed code.
+    page.goto(f"{base}/settings/web-forms/")
+    page.get_by_role("link", name="Contact us").click()
+    assert "1 submission" in page.locator(".webform-embed").inner_text()
+    snippet = page.get_by_label(re.compile("Embed code"))
+    assert f"/f/{public_id}/" in snippet.input_value()
+    assert_csp_clean(page)
+    shot(page, "webform-builder")
+
+
+def test_embedded_form_works_inside_another_site(
+    page: Any, server: str, created: list[str], django_db_blocker: Any
+) -> None:
+    """The embed code on the organisation's own website (another site): the framed form
+    loads, takes a submission without any cookie, and records the embedding page's campaign
+    and address."""
+    from apps.leads.web.settings_views import _snippet
+
+    org, public_id = _organisation_with_form(created, django_db_blocker)
+    hosted = f"http://{org.tenant.slug}.localhost:{server}/f/{public_id}/"
+    html = f"<!doctype html><title>Customer</title><h1>Our product</h1>{_snippet(hosted)}"
+    with _website(html) as site:
+        landing = f"{site}/pricing?utm_source=ads&utm_campaign=embed-test"
+        page.goto(landing)
+        frame = page.frame_locator("iframe.kestrel-form")
+        frame.get_by_label("First name").fill("Dorothy")
+        frame.get_by_label("Work email").fill("dorothy@vaughan.example")
+        frame.get_by_role("button", name="Send").click()
+        frame.get_by_text("Thanks! A human will write back today.").wait_for()
+    with django_db_blocker.unblock(), schema_context(org.tenant.schema_name):
+        lead = Lead.objects.get()
+        assert (lead.first_name, lead.utm_source, lead.utm_campaign) == (
+            "Dorothy",
+            "ads",
+            "embed-test",
+        )
+        assert lead.landing_page == landing
+
+
+@contextmanager
+def _website(html: str) -> Iterator[str]:
+    """A customer's website on another site (127.0.0.1, not *.localhost) serving `html` at
+    every path; yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

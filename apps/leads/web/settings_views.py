@@ -214,16 +214,25 @@ def _snippet(hosted: str) -> str:
     """The embed code: an iframe of the hosted page. Its `src` gets the embedding page's
     address and campaign values from the page's own URL (a framed page cannot read its
     parent's address or query string), through a plain <script> the site owner pastes."""
-    return (
-        f'<iframe src="{hosted}" title="Contact form" width="100%" height="640" '
-        'loading="lazy" class="kestrel-form" frameborder="0"></iframe>\n'
-        "<script>(function(){var f=document.querySelector('iframe.kestrel-form');"
-        "if(!f)return;var q=new URLSearchParams(location.search),u=new URL(f.src);"
-        "['utm_source','utm_medium','utm_campaign','utm_term','utm_content'].forEach("
-        "function(k){if(q.get(k))u.searchParams.set(k,q.get(k));});"
-        "u.searchParams.set('landing',location.href);"
-        "if(document.referrer)u.searchParams.set('ref',document.referrer);"
-        "f.src=u.toString();})();</script>"
+    return "\n".join(
+        [
+            f'<iframe src="{hosted}" title="Contact form" width="100%" height="640"',
+            '        loading="lazy" class="kestrel-form" frameborder="0"></iframe>',
+            "<script>",
+            "(function () {",
+            "  var frame = document.querySelector('iframe.kestrel-form');",
+            "  if (!frame) return;",
+            "  var page = new URLSearchParams(location.search), url = new URL(frame.src);",
+            "  ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content']",
+            "    .forEach(function (k) {",
+            "      if (page.get(k)) url.searchParams.set(k, page.get(k));",
+            "    });",
+            "  url.searchParams.set('landing', location.href);",
+            "  if (document.referrer) url.searchParams.set('ref', document.referrer);",
+            "  frame.src = url.toString();",
+            "})();",
+            "</script>",
+        ]
     )
 
 
