@@ -211,3 +211,15 @@ def test_duplicates_page_merge_and_sources_offered(
     assert "Merged 1 record(s) into Bo Peep" in merged.content.decode()
     form = owner_client_a.get("/leads/new/").content.decode()
     assert "Newsletter" in form and "Old fair" not in form
+
+
+def test_export_lists_leads_with_their_campaign(owner_client_a: Client, tenant_a: Tenant) -> None:
+    with schema_context(tenant_a.schema_name):
+        owner = User.objects.get(email="owner@alpha.test")
+        source = LeadSource.objects.create(name="Event")
+        make_lead(owner, first_name="Exported", source=source, utm_campaign="expo-2026")
+    response = owner_client_a.get("/leads/export/?utm_campaign=expo-2026")
+    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    assert "Exported" in body and "Event" in body and "expo-2026" in body
+    api = owner_client_a.get("/api/v1/leads/export/")
+    assert "Exported" in b"".join(api.streaming_content).decode()  # type: ignore[attr-defined]
