@@ -270,3 +270,15 @@ def test_merge_and_undo_through_the_api(owner_client_a: Client, tenant_a: Tenant
     undo = post(owner_client_a, f"/api/v1/merges/{done.json()['merge_id']}/undo/", {})
     assert undo.status_code == 200, undo.content
     assert owner_client_a.get(f"/api/v1/leads/{merged.pk}/").status_code == 200
+
+
+def test_schema_describes_lead_custom_fields(owner_client_a: Client, tenant_a: Tenant) -> None:
+    from apps.records.services import customfield_create
+
+    with schema_context(tenant_a.schema_name):
+        owner = User.objects.get(email="owner@alpha.test")
+        customfield_create(actor=owner, entity="lead", label="Budget", type="number")
+    schema = owner_client_a.get("/api/v1/schema/?format=json").json()
+    lead = schema["components"]["schemas"]["Lead"]["properties"]
+    assert lead["custom_fields"]["properties"]["budget"]["type"] == "number"
+    assert "/api/v1/leads/{id}/convert/" in schema["paths"]

@@ -426,6 +426,7 @@ def custom_fields_schema_hook(
     components = result.get("components", {}).get("schemas", {})
     names = {"contact": ["Contact", "PatchedContact"], "company": ["Company", "PatchedCompany"]}
     names["deal"] = ["Deal", "PatchedDeal"]
+    names["lead"] = ["Lead", "PatchedLead"]
     for definition in definitions:
         schema: dict[str, Any] = dict(types.get(definition.type, {"type": "string"}))
         if definition.type == FieldType.SELECT:
