@@ -70,6 +70,13 @@ def _organisation(created: list[str], django_db_blocker: Any) -> dict[str, Any]:
                 actor=owner, title="Owner's view-only deal", value=300, stage=stages["Negotiation"]
             )
             deal_services.deal_share(actor=owner, deal=shared, user=rep, level="view")
+            for index in range(26):  # more than one page of cards in a column
+                deal_services.deal_create(
+                    actor=rep,
+                    title=f"Rep lead {index:02d}",
+                    value=250 + 50 * index,
+                    stage=stages["Proposal made"],
+                )
     return {"tenant": org.tenant, "stages": {n: s.pk for n, s in stages.items()}}
 
 
@@ -84,6 +91,7 @@ def _sign_in(page: Any, base: str, email: str, password: str) -> None:
 def _drag(page: Any, card: Any, target: Any) -> None:
     """Press on the card, move in small steps over the target column, release (SortableJS
     runs in fallback mode: it follows the mouse events)."""
+    page.evaluate("window.scrollTo(0, 0)")  # both ends in view: columns start at the top
     start = card.locator(".deal-meta").bounding_box()
     end = target.bounding_box()
     page.mouse.move(start["x"] + 10, start["y"] + start["height"] / 2)
@@ -149,6 +157,21 @@ def test_drag_a_deal_across_the_board(
     with page.expect_navigation():
         bernoulli.get_by_role("button", name="Move").click()
     assert page.locator(f"#cards-{stages['Won']} .deal-card", has_text="Bernoulli").count() == 1
+
+    # Filters redraw the board in place (htmx); the redrawn columns still take drops.
+    page.get_by_label("Owner").select_option(label="Rita Rep")
+    page.wait_for_url(re.compile(r"owner=\d+"))
+    page.locator(".deal-card", has_text="Difference engine").wait_for(state="detached")
+    assert "0 deals" in _totals(page, stages["Demo scheduled"])
+    page.get_by_label("Owner").select_option(label="Anyone")
+    page.locator(".deal-card", has_text="Difference engine").wait_for()
+    _drag(
+        page,
+        page.locator(".deal-card", has_text="Difference engine"),
+        page.locator(f"#cards-{stages['Proposal made']}"),
+    )
+    page.locator("#board-message", has_text="Moved Difference engine to Proposal made").wait_for()
+    assert "1,000 USD" in _totals(page, stages["Proposal made"])
     assert_csp_clean(page)
 
 
@@ -160,8 +183,17 @@ def test_a_refused_drop_puts_the_card_back(
     base = f"http://{org['tenant'].slug}.localhost:{server}"
     _sign_in(page, base, *REP)
     page.goto(f"{base}/deals/board/")
-    # The rep sees only the deal shared with them.
-    assert page.locator(".deal-card").count() == 1
+    # The rep sees only their own deals and the one shared with them; a long column shows
+    # its first 25 cards and loads the rest on request.
+    proposal = page.locator(f"#cards-{stages['Proposal made']} .deal-card")
+    assert proposal.count() == 25
+    assert "26 deals" in _totals(page, stages["Proposal made"])
+    page.locator(f"#more-{stages['Proposal made']}").click()
+    page.locator(".deal-card", has_text="Rep lead 00").wait_for()
+    assert proposal.count() == 26
+    assert page.locator(f"#more-{stages['Proposal made']}").count() == 0
+    assert page.locator(".deal-card").count() == 27
+    assert page.locator(".deal-card", has_text="Difference engine").count() == 0
     card = page.locator(".deal-card", has_text="Owner's view-only deal")
     before = _totals(page, stages["Negotiation"])
     _drag(page, card, page.locator(f"#cards-{stages['Qualified']}"))
