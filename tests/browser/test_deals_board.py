@@ -174,6 +174,23 @@ def test_drag_a_deal_across_the_board(
     assert "27 deals" in _totals(page, stages["Proposal made"])
     assert_csp_clean(page)
 
+    # The deal's page tells its stage history; Settings → Pipelines edits the stages.
+    page.locator(".deal-card", has_text="Difference engine").get_by_role("link").click()
+    page.get_by_role("heading", name="Stage history").wait_for()
+    history = page.locator(".stage-history tbody tr")
+    assert history.count() == 3  # created, then two moves
+    assert "Moved to Proposal made" in page.locator(".timeline").inner_text()
+    shot(page, "deals-detail")
+    page.goto(f"{base}/settings/pipelines/")
+    page.get_by_label("Rotting days of Qualified").fill("9")
+    page.locator("tr", has=page.get_by_label("Name of Qualified")).get_by_role(
+        "button", name="Save"
+    ).click()
+    page.locator(".messages", has_text="Stage Qualified saved").wait_for()
+    assert page.get_by_label("Rotting days of Qualified").input_value() == "9"
+    shot(page, "deals-pipelines-settings")
+    assert_csp_clean(page)
+
 
 def test_a_refused_drop_puts_the_card_back(
     page: Any, server: str, created: list[str], django_db_blocker: Any
