@@ -132,6 +132,17 @@ def test_convert_page_creates_contact_company_and_deal(
     assert "already converted" in again.content.decode()
     detail = owner_client_a.get(f"/leads/{lead.pk}/").content.decode()
     assert "Converted on" in detail and f"/contacts/{contact.pk}/" in detail
+    assert f'href="/leads/{lead.pk}/convert/"' not in detail
+    # A converted lead can still be corrected, but its status is no longer offered.
+    edit = owner_client_a.get(f"/leads/{lead.pk}/edit/").content.decode()
+    assert 'name="status"' not in edit
+    fixed = owner_client_a.post(
+        f"/leads/{lead.pk}/edit/", {"first_name": "Ada", "last_name": "King-Byron"}
+    )
+    assert fixed.status_code == 302
+    with schema_context(tenant_a.schema_name):
+        lead.refresh_from_db()
+        assert (lead.last_name, lead.status) == ("King-Byron", "converted")
 
 
 def test_convert_page_suggests_and_links_existing_records(
