@@ -286,3 +286,30 @@ def test_rep_sees_own_and_shared_deals_only(ctx: Any, people: Any) -> None:
     readonly = client_for(ctx.tenant, people.readonly.email)
     assert post(readonly, "/api/v1/deals/", {"title": "No"}).status_code == 403
     assert len(readonly.get("/api/v1/deals/").json()["results"]) >= 3
+
+
+def test_api_list_reads_a_page_in_a_fixed_number_of_queries(
+    ctx: Any, people: Any, owner_client_a: Client
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = owner_client_a.get("/api/v1/deals/?page_size=50")
+            assert response.status_code == 200
+        return len(queries)
+
+    with schema_context(ctx.tenant.schema_name):
+        from apps.companies.services import company_create
+
+        services.pipeline_default()
+        company = company_create(actor=people.owner, name="Query Co", allow_duplicate=True)
+        services.deal_create(actor=people.owner, title="First", companies=[company], tags=["x"])
+    few = count()
+    with schema_context(ctx.tenant.schema_name):
+        for index in range(30):
+            services.deal_create(
+                actor=people.owner, title=f"D{index}", companies=[company], tags=[f"t{index}"]
+            )
+    assert count() == few

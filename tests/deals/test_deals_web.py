@@ -106,9 +106,18 @@ def test_list_create_edit_and_detail(ctx: Any, people: Any, owner_client_a: Clie
         deal.refresh_from_db()
         assert deal.status == "lost" and deal.lost_reason == reason
     assert "Moved to Lost" in owner_client_a.get(f"/deals/{deal.pk}/").content.decode()
-    # The contact's and the company's pages show the deal.
-    assert "Polonium" in owner_client_a.get(f"/contacts/{contact.pk}/").content.decode()
-    assert "Polonium" in owner_client_a.get(f"/companies/{company.pk}/").content.decode()
+    # The contact's and the company's pages show the deal, and start new ones linked.
+    contact_page = owner_client_a.get(f"/contacts/{contact.pk}/").content.decode()
+    assert "Polonium" in contact_page and f"/deals/new/?contacts={contact.pk}" in contact_page
+    company_page = owner_client_a.get(f"/companies/{company.pk}/").content.decode()
+    assert "Polonium" in company_page and f"/deals/new/?companies={company.pk}" in company_page
+    preset = owner_client_a.get(
+        f"/deals/new/?contacts={contact.pk}&stage={stages['Negotiation'].pk}"
+    ).content.decode()
+    assert re.search(rf'<option value="{contact.pk}" selected>Marie Curie', preset)
+    assert re.search(rf'<option value="{stages["Negotiation"].pk}" selected>', preset)
+    readonly = client_for(ctx.tenant, people.readonly.email)
+    assert "/deals/new/" not in readonly.get(f"/contacts/{contact.pk}/").content.decode()
     # Merging is not a thing for deals.
     merge = owner_client_a.post("/deals/merge/", {"ids": [deal.pk, deal.pk]})
     assert merge.status_code == 302

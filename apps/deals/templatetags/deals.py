@@ -33,3 +33,19 @@ def in_stage(seconds: int | None) -> str:
     from ..timeline import duration
 
     return duration(seconds) or "—"
+
+
+@register.filter
+def new_deal_query(record: Any) -> str:
+    """The query string of a "New deal" link that starts linked to `record`."""
+    name = "contacts" if record._meta.model_name == "contact" else "companies"
+    return f"{name}={record.pk}"
+
+
+@register.filter
+def can_add_deal(user: Any) -> bool:
+    from apps.core import visibility
+
+    from ..models import Deal
+
+    return visibility.can_create(user, Deal)

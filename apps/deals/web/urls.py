@@ -13,7 +13,7 @@ app_name = "deals"
 
 def _for_user(view: Any) -> Any:
     def bound(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        return view(request, views.web_for(request.user), **kwargs)
+        return view(request, views.web_for(request.user, request.GET), **kwargs)
 
     bound.__name__ = view.__name__
     return bound

@@ -171,13 +171,25 @@ WEB = RecordWeb(
 )
 
 
-def web_for(user: Any) -> RecordWeb:
+def web_for(user: Any, query: Any = None) -> RecordWeb:
     """`WEB` with a form that offers the contacts and companies `user` may see (the shared
-    record views build forms as `form_class(data, record=...)`)."""
+    record views build forms as `form_class(data, record=...)`). A new deal's form starts
+    with the `contacts`, `companies` and `stage` named in `query` (the "New deal" links of
+    contact and company pages)."""
+    preset = {
+        name: [v for v in query.getlist(name) if v.isdigit()] if query is not None else []
+        for name in ("contacts", "companies", "stage")
+    }
 
     class UserDealForm(DealForm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, user=user, **kwargs)
+            if kwargs.get("record") is None and not self.is_bound:
+                for name in ("contacts", "companies"):
+                    if preset[name]:
+                        self.initial[name] = [int(v) for v in preset[name]]
+                if preset["stage"]:
+                    self.initial["stage"] = int(preset["stage"][0])
 
     return replace(WEB, form_class=UserDealForm)
 
