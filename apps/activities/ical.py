@@ -32,6 +32,8 @@ def feed_calendar(*, user: Any, activities: Iterable[Activity], base_url: str, h
         event = Event()
         event.add("uid", f"activity-{activity.pk}@{host}")
         event.add("dtstamp", activity.updated_at or now)
+        event.add("created", activity.created_at or now)
+        event.add("last-modified", activity.updated_at or now)
         prefix = "" if activity.type == ActivityType.MEETING else f"{activity.get_type_display()}: "
         event.add("summary", f"{'✓ ' if activity.done else ''}{prefix}{activity.subject}")
         if activity.all_day:

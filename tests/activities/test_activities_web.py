@@ -428,6 +428,8 @@ def test_feed_create_show_once_revoke_and_content(tenant_a: Tenant, owner: User)
         all_day=True,
     )
     services.activity_create(actor=owner, type="note", subject="A note", due_at=now)
+    rang = services.activity_create(actor=owner, type="call", subject="Rang", due_at=now)
+    services.activity_complete(actor=owner, activity=rang, outcome="cancelled")
     services.activity_create(
         actor=owner, type="call", subject="Too old", due_at=now - timedelta(days=120)
     )
@@ -450,12 +452,15 @@ def test_feed_create_show_once_revoke_and_content(tenant_a: Tenant, owner: User)
     assert answer.status_code == 200 and answer["Content-Type"].startswith("text/calendar")
     calendar = Calendar.from_ical(answer.content)
     events = {str(e["summary"]): e for e in calendar.walk("VEVENT")}
-    assert set(events) == {"Feed demo", "Task: Whole day", "Offsite"}
+    assert set(events) == {"Feed demo", "Task: Whole day", "Offsite", "✓ Call: Rang"}
+    call = events["✓ Call: Rang"]
+    assert call.decoded("dtend") - call.decoded("dtstart") == timedelta(minutes=15)
+    assert str(call["status"]) == "CANCELLED" and str(call["transp"]) == "TRANSPARENT"
     demo = events["Feed demo"]
     assert str(demo["uid"]) == f"activity-{meeting.pk}@alpha.localhost"
     assert demo.decoded("dtstart") == meeting.start_at
     assert demo.decoded("dtend") == meeting.end_at
-    assert str(demo["location"]) == "Zoom" and "dtstamp" in demo
+    assert str(demo["location"]) == "Zoom" and "dtstamp" in demo and "last-modified" in demo
     assert str(demo["url"]) == f"http://alpha.localhost/activities/{meeting.pk}/"
     assert "Agenda" in str(demo["description"])
     whole = events["Task: Whole day"]
