@@ -86,9 +86,14 @@ function start(element) {
     window.history.replaceState(null, "", url);
   }
 
+  // Only views and dates we know: the address bar is user input.
+  const views = ["dayGridMonth", "timeGridWeek", "timeGridDay", "listWeek"];
+  const wantedView = params.get("view") || config.view;
+  const wantedDate = params.get("date") || config.date || "";
+
   const calendar = createCalendar(element, [DayGrid, TimeGrid, List, Interaction], {
-    view: params.get("view") || config.view || "dayGridMonth",
-    date: params.get("date") || config.date || undefined,
+    view: views.includes(wantedView) ? wantedView : "dayGridMonth",
+    date: /^\d{4}-\d{2}-\d{2}$/.test(wantedDate) ? wantedDate : undefined,
     height: "auto",
     firstDay: 1,
     nowIndicator: true,

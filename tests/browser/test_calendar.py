@@ -122,6 +122,10 @@ def test_plan_a_meeting_from_the_calendar_and_move_it(
             )
     _sign_in(page, base)
 
+    # A mangled address still opens the month.
+    page.goto(f"{base}/activities/calendar/?view=bogus&date=soon")
+    page.locator("#calendar .ec-month-view").wait_for()
+
     # The week of next Monday; every view the toolbar offers.
     page.goto(f"{base}/activities/calendar/?view=timeGridWeek&date={monday.isoformat()}")
     calendar = page.locator("#calendar")
