@@ -244,3 +244,33 @@ def test_schema_lists_the_activity_endpoints(tenant_a: Tenant, owner: User) -> N
     ):
         assert path in paths
     assert "assignee" in schema["components"]["schemas"]["Activity"]["properties"]
+
+
+def test_api_keys_write_activities_but_own_no_calendar_feed(tenant_a: Tenant, owner: User) -> None:
+    from django.test import Client
+
+    from apps.accounts.roles import Role
+    from apps.apikeys.services import api_key_create
+
+    secret = api_key_create(name="activities key", role=Role.ADMIN, created_by=owner).secret
+    client = Client(HTTP_HOST="alpha.localhost", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    made = client.post(
+        "/api/v1/activities/",
+        {"type": "call", "subject": "Logged by the dialer", "done": True, "outcome": "connected"},
+        content_type=JSON,
+    )
+    assert made.status_code == 201, made.json()
+    assert made.json()["owner"] == owner.pk and made.json()["done"] is True
+    feed = client.post("/api/v1/activities/calendar-feed/")
+    assert feed.status_code == 403 and feed.json()["error"]["code"] == "permission_denied"
+    assert client.get("/api/v1/activities/calendar-feed/").json()["active"] is False
+    with schema_context(tenant_a.schema_name):
+        read_only = api_key_create(name="reader", role=Role.READONLY).secret
+    reader = Client(HTTP_HOST="alpha.localhost", HTTP_AUTHORIZATION=f"Bearer {read_only}")
+    assert reader.get("/api/v1/activities/").json()["results"][0]["subject"] == (
+        "Logged by the dialer"
+    )
+    refused = reader.post(
+        "/api/v1/activities/", {"type": "task", "subject": "no"}, content_type=JSON
+    )
+    assert refused.status_code == 403
