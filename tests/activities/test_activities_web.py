@@ -548,3 +548,29 @@ def test_deal_and_lead_pages_show_their_activities(tenant_a: Tenant, owner: User
 
         items, _ = timeline.timeline(deal, "deal", kind="activity")
         assert [i.title for i in items] == ["Meeting: Negotiation"]
+
+
+def test_calendar_for_a_manager_and_a_read_only_user(
+    tenant_a: Tenant, owner: User, rep: User, readonly: User
+) -> None:
+    from apps.accounts.roles import Role
+    from tests.activities.conftest import member
+
+    with schema_context(tenant_a.schema_name):
+        boss = member("act-boss@alpha.test", Role.MANAGER, full_name="Mo Manager")
+        team = Team.objects.create(name="South", manager=boss)
+        team.members.add(rep)
+    services.activity_create(actor=rep, type="meeting", subject="Rep pitch", start_at=T0)
+    manager = client_for(tenant_a, boss)
+    events = _events(manager, "2026-11-30", "2026-12-07", scope="team")
+    assert [(e["title"], e["editable"]) for e in events] == [("Rep pitch · Rita", True)]
+    moved = manager.post(
+        f"/activities/{events[0]['id']}/reschedule/",
+        json.dumps({"start": "2026-12-02T09:00:00Z"}),
+        content_type="application/json",
+    )
+    assert moved.status_code == 200
+    reader = client_for(tenant_a, readonly)
+    seen = _events(reader, "2026-11-30", "2026-12-07", scope="all")
+    assert [(e["title"], e["editable"]) for e in seen] == [("Rep pitch · Rita", False)]
+    assert "Everyone" in reader.get("/activities/calendar/").content.decode()
