@@ -67,3 +67,14 @@ def test_unknown_exceptions_are_left_to_django() -> None:
 def test_other_api_exceptions_get_a_code() -> None:
     response = exception_handler(exceptions.APIException("Upstream failed."), {})
     assert response is not None and response.data["error"]["code"] == "server_error"
+
+
+def test_djangos_own_not_found_and_permission_denied_keep_their_codes(owner_client_a) -> None:  # type: ignore[no-untyped-def]
+    missing = owner_client_a.get("/api/v1/contacts/999999/")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    from django.core.exceptions import PermissionDenied
+
+    refused = exception_handler(PermissionDenied("Read-only access."), {})
+    assert refused is not None and refused.status_code == 403
+    assert refused.data["error"]["code"] == "permission_denied"

@@ -225,3 +225,17 @@ def test_openapi_schema_is_valid_without_warnings(tmp_path: Any) -> None:
         "/api/v1/contacts/bulk/",
     ):
         assert path in text, path
+
+
+def test_tag_colours_come_from_a_stylesheet_not_inline_styles(owner_client_a) -> None:  # type: ignore[no-untyped-def]
+    response = owner_client_a.post("/api/v1/tags/", {"name": "Hot", "color": "#dc2626"})
+    assert response.status_code == 201, response.content
+    pk = response.json()["id"]
+    css = owner_client_a.get("/tags.css")
+    assert css.status_code == 200 and css["Content-Type"].startswith("text/css")
+    assert f".tag-{pk}{{--tag:#dc2626}}" in css.content.decode()
+    again = owner_client_a.get("/tags.css", HTTP_IF_NONE_MATCH=css["ETag"])
+    assert again.status_code == 304
+    page = owner_client_a.get("/settings/tags/").content.decode()
+    assert f'class="tag tag-{pk}"' in page and "style=" not in page
+    assert '<link rel="stylesheet" href="/tags.css">' in page

@@ -5,7 +5,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -38,7 +39,10 @@ class DuplicateConflict(exceptions.APIException):
         self.candidates = candidates
 
 
-_CODES: dict[type[exceptions.APIException], ErrorCode] = {
+# DRF answers Django's own Http404 and PermissionDenied too; they keep their codes.
+_CODES: dict[type[Exception], ErrorCode] = {
+    Http404: ErrorCode.NOT_FOUND,
+    DjangoPermissionDenied: ErrorCode.PERMISSION_DENIED,
     exceptions.ValidationError: ErrorCode.VALIDATION_ERROR,
     exceptions.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
     exceptions.AuthenticationFailed: ErrorCode.AUTHENTICATION_FAILED,
