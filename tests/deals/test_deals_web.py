@@ -232,6 +232,11 @@ def test_board_filters_and_rotting(ctx: Any, people: Any, owner_client_a: Client
     assert titles("owner=me") == {"Closing soon", "Stale one"}
     assert titles(f"owner={people.rep.pk}") == {"Rep later"}
     assert titles("tag=hot") == {"Closing soon"}
+    # Filters travel URL-encoded to each column's "Load more" and to the board's moves.
+    with schema_context(ctx.tenant.schema_name):
+        services.deal_update(actor=people.owner, deal=soon, tags=["R&D team"])
+    encoded = owner_client_a.get(f"/deals/board/{pipeline.pk}/?tag=R%26D+team").content.decode()
+    assert 'data-query="tag=R%26D+team"' in encoded and "Closing soon" in encoded
     until = (date.today() + timedelta(days=10)).isoformat()
     assert titles(f"close_to={until}") == {"Closing soon"}
     assert titles(f"close_from={until}") == {"Rep later"}
@@ -239,7 +244,7 @@ def test_board_filters_and_rotting(ctx: Any, people: Any, owner_client_a: Client
     bad = owner_client_a.get(f"/deals/board/{pipeline.pk}/?close_from=tomorrow")
     assert "Dates are written like" in bad.content.decode()
     # Filtered totals.
-    filtered = owner_client_a.get(f"/deals/board/{pipeline.pk}/?tag=Hot").content.decode()
+    filtered = owner_client_a.get(f"/deals/board/{pipeline.pk}/?tag=R%26D+team").content.decode()
     totals = filtered.split(f'id="totals-{lead_in.pk}"')[1].split("</div>")[0]
     assert "1 deal" in totals and "10 USD" in totals
     # htmx asks for the board alone.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -212,7 +213,7 @@ def _board_context(request: HttpRequest, pipeline: Pipeline) -> dict[str, Any]:
         "columns": columns,
         "stages": stages,
         "filters": filters,
-        "query": "&".join(f"{k}={v}" for k, v in filters.items()),
+        "query": urlencode(filters),
         "error": error,
         "owners": User.objects.filter(is_active=True).order_by("full_name", "email"),
         "tags": Tag.objects.order_by("name").values_list("name", flat=True),
@@ -264,7 +265,7 @@ def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
             "has_more": more,
             "next_offset": offset + len(cards),
             "stages": list(stage.pipeline.stages.all()),
-            "query": "&".join(f"{k}={v}" for k, v in filters.items()),
+            "query": urlencode(filters),
             "lost_reasons": LostReason.objects.filter(archived=False),
         },
     )
