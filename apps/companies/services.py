@@ -217,7 +217,10 @@ def merge_spec() -> MergeSpec:
         entity="company",
         model=Company,
         fields=list(FIELDS),
-        related=[merging.Related(ContactCompany, "company", unique_with="contact")],
+        related=[
+            merging.Related(ContactCompany, "company", unique_with="contact"),
+            *merging.sales_links("company"),
+        ],
         refresh=refresh_search_text,
     )
 

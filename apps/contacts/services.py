@@ -492,6 +492,7 @@ def merge_spec() -> MergeSpec:
             merging.Related(
                 ContactCompany, "contact", unique_with="company", primary_flag="is_primary"
             ),
+            *merging.sales_links("contact"),
         ],
         refresh=_refresh_after_merge,
     )

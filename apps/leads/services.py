@@ -332,6 +332,7 @@ def merge_spec() -> MergeSpec:
         entity="lead",
         model=Lead,
         fields=[*FIELDS, "source"],
+        related=merging.sales_links("lead"),
         refresh=refresh_search_text,
     )
 

@@ -36,6 +36,23 @@ class Related:
     primary_flag: str | None = None
 
 
+def sales_links(entity: str) -> list[Related]:
+    """The deals, activities and converted leads pointing at a contact, company or lead:
+    they follow it into the survivor of a merge."""
+    from apps.activities.models import Activity
+    from apps.deals.models import Deal
+    from apps.leads.models import Lead
+
+    plural = {"contact": "contacts", "company": "companies", "lead": "leads"}[entity]
+    links = [Related(getattr(Activity, plural).through, entity, unique_with="activity")]
+    if entity != "lead":
+        links += [
+            Related(getattr(Deal, plural).through, entity, unique_with="deal"),
+            Related(Lead, f"converted_{entity}"),
+        ]
+    return links
+
+
 @dataclass
 class MergeSpec:
     entity: str

@@ -118,3 +118,37 @@ def test_housekeeping_deletes_records_merged_more_than_thirty_days_ago(in_tenant
     assert not Contact.all_objects.filter(pk=b.pk).exists()
     assert Contact.all_objects.filter(pk=c.pk).exists()  # still undoable
     assert Contact.objects.get(pk=a.pk).emails.count() == 3  # nothing the survivor got is lost
+
+
+def test_deals_activities_and_converted_leads_follow_a_merged_contact_and_come_back_on_undo(
+    in_tenant_a: Any,
+) -> None:
+    from apps.activities.services import activity_create
+    from apps.deals.services import deal_create
+    from apps.leads.models import Lead
+
+    owner = _owner()
+    keep = contact_create(actor=owner, first_name="Ada", last_name="Keep")
+    gone = contact_create(actor=owner, first_name="Ada", last_name="Gone", email="ada@gone.example")
+    acme = company_create(actor=owner, name="Merge Acme")
+    acme_too = company_create(actor=owner, name="Merge Acme Ltd", allow_duplicate=True)
+    shared = deal_create(actor=owner, title="Shared deal", contacts=[keep, gone])
+    moved = deal_create(actor=owner, title="Moved deal", contacts=[gone], companies=[acme_too])
+    call = activity_create(actor=owner, type="call", subject="Call Ada", contacts=[gone])
+    lead = Lead.objects.create(owner=owner, first_name="Ada", converted_contact=gone)
+
+    merge = contact_merge(actor=owner, survivor=keep, merged=[gone])
+    assert set(keep.deals.values_list("title", flat=True)) == {"Shared deal", "Moved deal"}
+    assert list(keep.activities.all()) == [call]
+    lead.refresh_from_db()
+    assert lead.converted_contact_id == keep.pk
+
+    contact_merge_undo(actor=owner, merge=merge)
+    assert set(keep.deals.values_list("title", flat=True)) == {"Shared deal"}
+    assert set(shared.contacts.all()) == {keep, gone}
+    assert list(moved.contacts.all()) == [gone] and list(call.contacts.all()) == [gone]
+    lead.refresh_from_db()
+    assert lead.converted_contact_id == gone.pk
+
+    company_merge(actor=owner, survivor=acme, merged=[acme_too])
+    assert list(acme.deals.all()) == [moved]
