@@ -109,8 +109,12 @@ def test_detail_edit_list_and_delete(tenant_a: Tenant, owner: User) -> None:
     client = client_for(tenant_a, owner)
     page = client.get(f"/activities/{meeting.pk}/").content.decode()
     assert "Meeting: Detail demo" in page and "HQ" in page and "Detail Person" in page
-    listed = client.get("/activities/?type=meeting").content.decode()
+    listed = client.get("/activities/?type=meeting&cols=subject&cols=done").content.decode()
     assert "Detail demo" in listed
+    # Activities are not merged: their list offers no duplicates page nor a bulk merge, and
+    # a yes/no column reads as words.
+    assert "Duplicates</a>" not in listed and '<option value="merge">' not in listed
+    assert "<td>No</td>" in listed and "False" not in listed
     edited = client.post(
         f"/activities/{meeting.pk}/edit/",
         {

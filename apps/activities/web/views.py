@@ -160,6 +160,7 @@ WEB = RecordWeb(
     merge=_merge_refused,
     merge_spec=lambda: MergeSpec(entity="activity", model=Activity, fields=[]),
     duplicate_pairs=lambda user: [],
+    mergeable=False,
     form_to_service=_form_to_service,
     record_kwarg="activity",
     detail_extra=_detail_extra,

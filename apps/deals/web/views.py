@@ -166,6 +166,7 @@ WEB = RecordWeb(
     merge=_merge,
     merge_spec=_merge_spec,
     duplicate_pairs=lambda user: [],
+    mergeable=False,
     form_to_service=_form_to_service,
     record_kwarg="deal",
     detail_extra=_detail_extra,

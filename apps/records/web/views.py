@@ -43,6 +43,8 @@ class RecordWeb:
     form_to_service: Callable[..., dict[str, Any]]  # (form) -> service kwargs
     record_kwarg: str  # the service's keyword for the record: "contact", "company"
     detail_extra: Callable[..., dict[str, Any]] | None = None
+    # Whether the list offers "Duplicates" and bulk "Merge" (contacts, companies, leads).
+    mergeable: bool = True
 
     @property
     def entity(self) -> registry.EntitySpec:
@@ -78,6 +80,8 @@ def cell(record: Any, name: str) -> Any:
     if display is not None:
         return display()
     value = getattr(record, name, "")
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
     return value
 
 
@@ -197,6 +201,7 @@ def record_list(request: HttpRequest, web: RecordWeb) -> HttpResponse:
         "current_view": view,
         "can_create": visibility.can_create(request.user, entity.model),
         "tag_names": web.form_class.all_tags(),
+        "mergeable": web.mergeable,
     }
     template = "records/_table.html" if request.headers.get("HX-Request") else "records/list.html"
     return render(request, template, context)
