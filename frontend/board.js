@@ -109,7 +109,8 @@ function setUp(root) {
     list.dataset.sortable = "1";
     Sortable.create(list, {
       group: "deals",
-      draggable: ".deal-card",
+      // Cards the user may only view are not picked up (the server refuses such moves too).
+      draggable: ".deal-card:not(.view-only)",
       filter: ".move-menu, select, button, input, label",
       preventOnFilter: false,
       forceFallback: true,

@@ -13,7 +13,6 @@ from django.http import Http404
 from django.utils import timezone
 
 from apps.accounts.models import Team, User
-from apps.accounts.roles import Role
 from apps.core import visibility
 from apps.records import querying, registry
 from apps.records import search as record_search
@@ -223,24 +222,5 @@ LINK_FIELDS = {"contact": "contacts", "company": "companies", "deal": "deals", "
 
 
 def changeable_ids(*, user: Any, activities: list[Activity]) -> set[int]:
-    """Which of `activities` `user` may change (the calendar's draggable events), in at most
-    two queries rather than one per activity; the same rule as `visibility.can_change`."""
-    if not activities:
-        return set()
-    role = getattr(user, "role", None)
-    ids = [a.pk for a in activities]
-    if role == Role.READONLY or not visibility._may(user, "change", Activity):
-        return set()
-    if getattr(user, "is_superuser", False) or role in visibility.CHANGE_ALL:
-        return set(ids)
-    owners = {user.pk}
-    if role == Role.MANAGER:
-        owners |= set(User.objects.filter(teams__manager_id=user.pk).values_list("pk", flat=True))
-    mine = {a.pk for a in activities if a.owner_id in owners}
-    rest = [pk for pk in ids if pk not in mine]
-    if rest:
-        shared = Activity.objects.filter(
-            visibility._shared_ids(Activity, user, ["change_activity"]), pk__in=rest
-        ).values_list("pk", flat=True)
-        mine |= set(shared)
-    return mine
+    """Which of `activities` `user` may change (the calendar's draggable events)."""
+    return visibility.changeable_ids(user, activities)

@@ -107,6 +107,34 @@ def can_change(user: Any, record: Any) -> bool:
     ).exists()
 
 
+def changeable_ids(user: Any, records: list[Any]) -> set[int]:
+    """Which of `records` (all of one model) `user` may change, in at most two queries rather
+    than one per record: the rule of `can_change`, for a board's or a calendar's cards."""
+    if not records:
+        return set()
+    model = type(records[0])
+    role = _role(user)
+    if role == Role.READONLY or not _may(user, "change", model):
+        return set()
+    ids = [r.pk for r in records]
+    if getattr(user, "is_superuser", False) or role in CHANGE_ALL:
+        return set(ids)
+    if user.pk is None:
+        return set()
+    owners = {user.pk}
+    if role == Role.MANAGER:
+        owners |= set(_managed_owner_ids(user).values_list("pk", flat=True))
+    mine = {r.pk for r in records if r.owner_id in owners}
+    rest = [pk for pk in ids if pk not in mine]
+    if rest:
+        name = model._meta.model_name
+        shared = model._default_manager.filter(
+            _shared_ids(model, user, [f"change_{name}"]), pk__in=rest
+        ).values_list("pk", flat=True)
+        mine |= set(shared)
+    return mine
+
+
 def can_delete(user: Any, record: Any) -> bool:
     role = _role(user)
     if role == Role.READONLY or not _may(user, "delete", type(record)):

@@ -165,7 +165,9 @@ def board(*, user: Any, pipeline: Pipeline, filters: Mapping[str, str]) -> list[
         rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=[F("position"), F("id")])
     ).filter(rank__lte=BOARD_PAGE + 1)
     cards: dict[int, list[Deal]] = {s.pk: [] for s in stages}
-    for deal in _with_card_data(ranked.order_by("stage_id", "position", "id")):
+    shown = list(_with_card_data(ranked.order_by("stage_id", "position", "id")))
+    mark_view_only(user, shown)
+    for deal in shown:
         cards.setdefault(deal.stage_id, []).append(deal)
     columns = []
     for stage in stages:
@@ -189,7 +191,16 @@ def board_column_page(
     """The next cards of one column (after `offset`), and whether there are more."""
     deals = board_deals(user=user, pipeline=stage.pipeline, filters=filters).filter(stage=stage)
     page = list(_with_card_data(deals.order_by("position", "id"))[offset : offset + BOARD_PAGE + 1])
+    mark_view_only(user, page[:BOARD_PAGE])
     return page[:BOARD_PAGE], len(page) > BOARD_PAGE
+
+
+def mark_view_only(user: Any, deals: list[Deal]) -> None:
+    """Flag the cards `user` may see but not move (`deal.view_only`): the board draws them
+    without a drag handle or a Move menu, in at most two queries for the whole page."""
+    changeable = visibility.changeable_ids(user, deals)
+    for deal in deals:
+        deal.view_only = deal.pk not in changeable  # type: ignore[attr-defined]
 
 
 def position_at(*, user: Any, deal: Deal, stage: Stage, index: int) -> float:

@@ -69,7 +69,7 @@ def _organisation(created: list[str], django_db_blocker: Any) -> dict[str, Any]:
             shared = deal_services.deal_create(
                 actor=owner, title="Owner's view-only deal", value=300, stage=stages["Negotiation"]
             )
-            deal_services.deal_share(actor=owner, deal=shared, user=rep, level="view")
+            deal_services.deal_share(actor=owner, deal=shared, user=rep, level="edit")
             for index in range(26):  # more than one page of cards in a column
                 deal_services.deal_create(
                     actor=rep,
@@ -212,6 +212,15 @@ def test_a_refused_drop_puts_the_card_back(
     assert page.locator(".deal-card").count() == 27
     assert page.locator(".deal-card", has_text="Difference engine").count() == 0
     card = page.locator(".deal-card", has_text="Owner's view-only deal")
+    assert "View only" not in card.inner_text()  # shared to edit when the board was drawn
+    # Meanwhile the owner narrows the share to viewing: the drop is refused.
+    with django_db_blocker.unblock(), schema_context(org["tenant"].schema_name):
+        deal_services.deal_share(
+            actor=User.objects.get(email=OWNER[0]),
+            deal=Deal.objects.get(title="Owner's view-only deal"),
+            user=User.objects.get(email=REP[0]),
+            level="view",
+        )
     before = _totals(page, stages["Negotiation"])
     _drag(page, card, page.locator(f"#cards-{stages['Qualified']}"))
     page.locator("#board-message", has_text="You may not move this deal.").wait_for()
@@ -221,5 +230,11 @@ def test_a_refused_drop_puts_the_card_back(
     assert _totals(page, stages["Negotiation"]) == before
     assert re.search(r"is-error", page.locator("#board-message").get_attribute("class") or "")
     page.reload()
+    assert page.locator(f"#cards-{stages['Negotiation']} .deal-card").count() == 1
+    # Redrawn, the card says it is view only, offers no Move menu and cannot be picked up.
+    card = page.locator(".deal-card", has_text="Owner's view-only deal")
+    assert "View only" in card.inner_text() and card.locator(".move-menu").count() == 0
+    _drag(page, card, page.locator(f"#cards-{stages['Qualified']}"))
+    assert page.locator(f"#cards-{stages['Qualified']} .deal-card").count() == 0
     assert page.locator(f"#cards-{stages['Negotiation']} .deal-card").count() == 1
     assert_csp_clean(page)

@@ -434,9 +434,26 @@ def test_read_only_and_rep_pages(ctx: Any, people: Any) -> None:
     assert readonly.get(f"/deals/board/{pipeline.pk}/").status_code == 200
     assert readonly.get(f"/deals/{theirs.pk}/").status_code == 200
     assert readonly.get(f"/deals/{theirs.pk}/edit/").status_code == 403
+    # Read-only sees the card but cannot pick it up or move it.
+    board = readonly.get(f"/deals/board/{pipeline.pk}/").content.decode()
+    card = board[board.index(f'id="deal-{theirs.pk}"') - 120 :]
+    assert "view-only" in card[:300] and "View only" in card and "Move to" not in card
     rep = client_for(ctx.tenant, people.rep.email)
     assert rep.get(f"/deals/{theirs.pk}/").status_code == 404
     assert rep.get("/deals/new/").status_code == 200
+    # Shared to view, the rep's board shows it as view only; shared to edit, movable.
+    with schema_context(ctx.tenant.schema_name):
+        mine = services.deal_create(
+            actor=people.rep, title="Rep's own", stage=_stage(pipeline, "Lead in")
+        )
+        services.deal_share(actor=people.owner, deal=theirs, user=people.rep, level="view")
+    board = rep.get(f"/deals/board/{pipeline.pk}/").content.decode()
+    assert re.search(rf'class="deal-card[^"]*view-only[^"]*" id="deal-{theirs.pk}"', board)
+    assert not re.search(rf'class="deal-card[^"]*view-only[^"]*" id="deal-{mine.pk}"', board)
+    with schema_context(ctx.tenant.schema_name):
+        services.deal_share(actor=people.owner, deal=theirs, user=people.rep, level="edit")
+    board = rep.get(f"/deals/board/{pipeline.pk}/").content.decode()
+    assert not re.search(rf'class="deal-card[^"]*view-only[^"]*" id="deal-{theirs.pk}"', board)
 
 
 def test_more_pages_search_share_and_merge_refusal(
