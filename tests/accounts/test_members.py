@@ -143,6 +143,7 @@ def test_profile_saves_time_zone_and_locale(owner_client_a: Client, tenant_a: Te
         follow=True,
     )
     assert b"Profile saved" in response.content
+    assert b'href="/activities/calendar/#subscribe"' in response.content  # the calendar feed
     bad = owner_client_a.post(
         "/accounts/profile/", {"full_name": "x", "time_zone": "Mars/Base", "locale": "de"}
     )
