@@ -69,7 +69,9 @@ def test_other_api_exceptions_get_a_code() -> None:
     assert response is not None and response.data["error"]["code"] == "server_error"
 
 
-def test_djangos_own_not_found_and_permission_denied_keep_their_codes(owner_client_a) -> None:  # type: ignore[no-untyped-def]
+def test_djangos_own_not_found_and_permission_denied_keep_their_codes(
+    owner_client_a: Client,
+) -> None:
     missing = owner_client_a.get("/api/v1/contacts/999999/")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"

@@ -227,7 +227,7 @@ def test_openapi_schema_is_valid_without_warnings(tmp_path: Any) -> None:
         assert path in text, path
 
 
-def test_tag_colours_come_from_a_stylesheet_not_inline_styles(owner_client_a) -> None:  # type: ignore[no-untyped-def]
+def test_tag_colours_come_from_a_stylesheet_not_inline_styles(owner_client_a: Client) -> None:
     response = owner_client_a.post("/api/v1/tags/", {"name": "Hot", "color": "#dc2626"})
     assert response.status_code == 201, response.content
     pk = response.json()["id"]
