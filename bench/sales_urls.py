@@ -18,9 +18,7 @@ And one what-if, to measure a proposed change to the product before making it:
                        each column's first cards by a LIMIT on the (stage, position, id)
                        index instead of a row_number() window over every deal of the
                        pipeline, and totals over the open deals only (the won and lost columns
-                       show their first cards without totals);
-- calendar-proposed:   the product's own events view with the event's detail URL made from
-                       one reverse() per request instead of one per event.
+                       show their first cards without totals).
 """
 
 from __future__ import annotations
@@ -35,12 +33,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template import engines
-from django.urls import include, path, reverse
+from django.urls import include, path
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.activities.models import Activity
-from apps.activities.web import views as activity_views
 from apps.core import visibility
 from apps.deals import selectors
 from apps.deals.models import Deal, Pipeline
@@ -159,20 +156,7 @@ def board_proposed_view(request: HttpRequest, pipeline_id: int) -> HttpResponse:
         return deal_board(request, pipeline_id=pipeline_id)
 
 
-def calendar_proposed_view(request: HttpRequest) -> HttpResponse:
-    prefix = reverse("activities:detail", args=[0]).removesuffix("0/")
-
-    def one_reverse(viewname: str, *args: Any, **kwargs: Any) -> str:
-        if viewname == "activities:detail" and kwargs.get("args"):
-            return f"{prefix}{kwargs['args'][0]}/"
-        return reverse(viewname, *args, **kwargs)
-
-    with mock.patch.object(activity_views, "reverse", one_reverse):
-        return activity_views.calendar_events(request)
-
-
 urlpatterns = [
-    path("bench/calendar-proposed/", calendar_proposed_view),
     path("bench/deals-board-proposed/<int:pipeline_id>/", board_proposed_view),
     path("bench/deals-board-naive/<int:pipeline_id>/", board_naive),
     path("bench/calendar-naive/", calendar_naive),
