@@ -134,7 +134,10 @@ class Deal(RecordBase):
             *record_indexes("deal"),
             models.Index(fields=["owner", "-created_at"], name="deal_owner_created"),
             models.Index(fields=["stage", "position", "id"], name="deal_stage_position"),
-            models.Index(fields=["pipeline", "status"], name="deal_pipeline_status"),
+            # The board: open deals, and closed ones by when they entered Won or Lost.
+            models.Index(
+                fields=["pipeline", "status", "stage_entered_at"], name="deal_pipeline_status_at"
+            ),
             models.Index(fields=["status", "expected_close"], name="deal_status_close"),
         ]
 

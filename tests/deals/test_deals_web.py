@@ -161,6 +161,33 @@ def test_board_totals_cover_every_matching_deal_and_page_per_column(
     assert owner_client_a.get("/deals/board/999999/").status_code == 404
 
 
+def test_won_and_lost_columns_show_the_last_30_days(
+    ctx: Any, people: Any, owner_client_a: Client
+) -> None:
+    pipeline = _pipeline(ctx, people)
+    with schema_context(ctx.tenant.schema_name):
+        won = pipeline.stages.get(kind="won")
+        lost = pipeline.stages.get(kind="lost")
+        services.deal_create(actor=people.owner, title="Won lately", value=700, stage=won)
+        old = services.deal_create(actor=people.owner, title="Won long ago", value=900, stage=won)
+        gone = services.deal_create(
+            actor=people.owner, title="Lost long ago", value=50, stage=_stage(pipeline, "Lead in")
+        )
+        reason = LostReason.objects.filter(archived=False).first()
+        services.deal_move(actor=people.owner, deal=gone, stage=lost, lost_reason=reason)
+        long_ago = timezone.now() - timedelta(days=selectors.BOARD_CLOSED_DAYS + 1)
+        Deal.objects.filter(pk__in=[old.pk, gone.pk]).update(stage_entered_at=long_ago)
+    html = owner_client_a.get(f"/deals/board/{pipeline.pk}/").content.decode()
+    assert "Won lately" in html and "Won long ago" not in html and "Lost long ago" not in html
+    won_totals = html.split(f'id="totals-{won.pk}"')[1].split("</div>")[0]
+    assert "1 deal" in won_totals and "700 USD" in won_totals
+    lost_totals = html.split(f'id="totals-{lost.pk}"')[1].split("</div>")[0]
+    assert "0 deals" in lost_totals
+    assert "last 30 days" in html.split(f'id="stage-{won.pk}-name"')[1].split("</h2>")[0]
+    # The deals are still there: the list and the API show every one.
+    assert "Won long ago" in owner_client_a.get("/deals/?status=won").content.decode()
+
+
 def test_board_first_paint_is_a_fixed_number_of_queries(
     ctx: Any, people: Any, owner_client_a: Client
 ) -> None:

@@ -212,6 +212,7 @@ def _board_context(request: HttpRequest, pipeline: Pipeline) -> dict[str, Any]:
         "pipeline": pipeline,
         "pipelines": Pipeline.objects.filter(archived=False),
         "columns": columns,
+        "closed_days": selectors.BOARD_CLOSED_DAYS,
         "stages": stages,
         "filters": filters,
         "query": urlencode(filters),
