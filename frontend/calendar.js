@@ -130,6 +130,14 @@ function start(element) {
             say(answer.message || "The calendar could not be loaded.", true);
             return [];
           }
+          const cut = response.headers.get("X-Events-Truncated");
+          if (cut) {
+            say(
+              `Showing the first ${Number(cut).toLocaleString()} activities of this period: ` +
+                "choose the week or day view, or a smaller team, to see them all.",
+              true,
+            );
+          }
           return response.json();
         },
       },

@@ -97,6 +97,10 @@ def _scope_owners(user: Any, scope: str) -> Any:
     return Q(owner_id__in=members) | Q(owner_id=user.pk)
 
 
+# A calendar range holds at most this many events; the page says so when there are more.
+CALENDAR_MAX_EVENTS = 5000
+
+
 def calendar_events(*, user: Any, start: datetime, end: datetime, scope: str = "mine") -> Any:
     """The activities `user` may see that are scheduled in [start, end) (all-day ones that
     began earlier but still run are included), in the chosen scope, with owner names: one
@@ -126,7 +130,7 @@ def calendar_events(*, user: Any, start: datetime, end: datetime, scope: str = "
             "owner__full_name",
             "owner__email",
         )
-        .order_by("scheduled_at", "id")[:5000]
+        .order_by("scheduled_at", "id")[: CALENDAR_MAX_EVENTS + 1]
     )
 
 

@@ -359,6 +359,25 @@ def test_calendar_events_are_one_query(tenant_a: Tenant, owner: User) -> None:
     assert len(activity_queries) == 1
 
 
+def test_a_crowded_range_says_it_was_cut(
+    tenant_a: Tenant, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps.activities import selectors
+
+    monkeypatch.setattr(selectors, "CALENDAR_MAX_EVENTS", 3)
+    for hour in range(4):
+        services.activity_create(
+            actor=owner, type="call", subject=f"Busy {hour}", due_at=T0 + timedelta(hours=hour)
+        )
+    client = client_for(tenant_a, owner)
+    url = "/activities/calendar/events/?start=2026-11-30&end=2026-12-08"
+    crowded = client.get(url)
+    assert [e["title"] for e in crowded.json()][-1].endswith("Busy 2")
+    assert len(crowded.json()) == 3 and crowded["X-Events-Truncated"] == "3"
+    monkeypatch.setattr(selectors, "CALENDAR_MAX_EVENTS", 4)
+    assert "X-Events-Truncated" not in client.get(url)
+
+
 def test_reschedule_endpoint(tenant_a: Tenant, owner: User, rep: User) -> None:
     mine = services.activity_create(
         actor=rep, type="meeting", subject="Drag me", start_at=T0, end_at=T0 + timedelta(hours=1)

@@ -421,12 +421,18 @@ def calendar_events(request: HttpRequest) -> JsonResponse:
         return JsonResponse(
             error_body(ErrorCode.VALIDATION_ERROR, " ".join(problems), field=field), status=400
         )
+    # One more than the limit was read: if it came, say so rather than show a silent cut.
+    truncated = len(activities) > selectors.CALENDAR_MAX_EVENTS
+    activities = activities[: selectors.CALENDAR_MAX_EVENTS]
     changeable = selectors.changeable_ids(user=request.user, activities=activities)
     with_owner = scope != "mine"
     prefix = _detail_prefix()
-    return JsonResponse(
+    response = JsonResponse(
         [_event(a, a.pk in changeable, with_owner, prefix) for a in activities], safe=False
     )
+    if truncated:
+        response["X-Events-Truncated"] = str(selectors.CALENDAR_MAX_EVENTS)
+    return response
 
 
 @login_required
