@@ -13,9 +13,10 @@ it in SQL inside the organisation's schema:
   for deals and activities to link to;
 - two pipelines: "Sales" (5 open stages, won, lost) and "Renewals" (3 open stages, renewed,
   churned), six lost reasons;
-- 500,000 deals created over three years, 70% in Sales: the open ones are the recent
-  deals still in play, about 10,000 open in Sales (more in the early stages, 30/25/20/15/10%)
-  and 3,000 in Renewals, the rest won (35% in Sales, 85% in Renewals) or lost with a reason;
+- 500,000 deals over three years, 70% in Sales: the closed ones closed evenly over the three
+  years, 5 to 125 days after their creation; the open ones are recent deals still in play,
+  about 10,000 open in Sales (more in the early stages, 30/25/20/15/10%) and 3,000 in
+  Renewals; the rest won (35% in Sales, 85% in Renewals) or lost with a reason;
   log-uniform values from 500 to 200,000 (USD 92%, EUR, GBP), an owner among the reps and
   managers, a probability override on 10%, expected close dates, won/lost dates,
   stage_entered_at (58% of the open deals rot, most of those in the first stage), a contact
@@ -199,7 +200,7 @@ WITH kinds AS (
         END AS status,
         CASE WHEN d.in_sales THEN %(sales_open_ids)s::bigint[]
              ELSE %(renewals_open_ids)s::bigint[] END AS open_ids,
-        %(now)s::timestamptz - d.age * interval '3 years' AS created_at
+        %(now)s::timestamptz - d.age * interval '3 years' AS moment
     FROM bench_draw AS d
 ), paths AS (
     SELECT
@@ -210,10 +211,12 @@ WITH kinds AS (
                     ELSE %(renewals_bounds)s::float[] END) AS b WHERE b <= k.r_stage)
              ELSE 1 + floor(k.r_path * cardinality(k.open_ids))::int
         END AS passed,
-        CASE WHEN k.status = 'open' THEN NULL
-             ELSE least(%(now)s::timestamptz,
-                        k.created_at + (5 + k.r_entered * 120) * interval '1 day')
-        END AS closed_at
+        -- An open deal was created at its moment; a closed one closed then (closings spread
+        -- evenly over the three years), 5 to 125 days after it was created.
+        CASE WHEN k.status = 'open' THEN NULL ELSE k.moment END AS closed_at,
+        CASE WHEN k.status = 'open' THEN k.moment
+             ELSE k.moment - (5 + k.r_entered * 120) * interval '1 day'
+        END AS created_at
     FROM kinds AS k
 )
 SELECT

@@ -11,14 +11,9 @@ selectors as the product's views; what they leave out is the product's work to s
                        answer as a range, so all of the user's activities are read and filtered,
                        and each event's assignee read by a query of its own (no select_related).
 
-And one what-if, to measure a proposed change to the product before making it:
-
-- deals-board-proposed: the product's own board view, template and filters, with its
-                       `selectors.board` swapped for `board_proposed` below for the request:
-                       each column's first cards by a LIMIT on the (stage, position, id)
-                       index instead of a row_number() window over every deal of the
-                       pipeline, and totals over the open deals only (the won and lost columns
-                       show their first cards without totals).
+A case may also name a what-if here: the product's own view with one change swapped in for
+the request (`unittest.mock.patch.object` on its selector), to measure a proposed fix before
+making it (how the board's per-column LIMIT queries were measured before c625080).
 """
 
 from __future__ import annotations
@@ -27,7 +22,6 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
-from unittest import mock
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -39,10 +33,8 @@ from django.utils.dateparse import parse_datetime
 
 from apps.activities.models import Activity
 from apps.core import visibility
-from apps.deals import selectors
-from apps.deals.models import Deal, Pipeline
-from apps.deals.selectors import BOARD_PAGE, Column, deal_list
-from apps.deals.web.views import deal_board
+from apps.deals.models import Pipeline
+from apps.deals.selectors import deal_list
 
 BOARD = engines["django"].from_string(
     """<!doctype html><html><head><title>{{ pipeline.name }}</title></head><body>
@@ -121,43 +113,7 @@ def calendar_naive(request: HttpRequest) -> JsonResponse:
     return JsonResponse(events, safe=False)
 
 
-def board_proposed(*, user: Any, pipeline: Pipeline, filters: Any) -> list[Column]:
-    stages = list(pipeline.stages.all())
-    deals = selectors.board_deals(user=user, pipeline=pipeline, filters=filters)
-    totals = selectors.board_totals(deals.filter(status="open"))
-    firsts = [
-        deals.filter(stage=stage)
-        .order_by("position", "id")
-        .values_list("pk", flat=True)[: BOARD_PAGE + 1]
-        for stage in stages
-    ]
-    ids = list(firsts[0].union(*firsts[1:], all=True)) if firsts else []
-    cards: dict[int, list[Deal]] = defaultdict(list)
-    shown = Deal.objects.filter(pk__in=ids).order_by("stage_id", "position", "id")
-    for deal in selectors._with_card_data(shown):
-        cards[deal.stage_id].append(deal)
-    columns = []
-    for stage in stages:
-        entry = totals.get(stage.pk, {"count": 0, "money": []})
-        columns.append(
-            Column(
-                stage=stage,
-                count=entry["count"],
-                totals=entry["money"],
-                cards=cards[stage.pk][:BOARD_PAGE],
-                has_more=len(cards[stage.pk]) > BOARD_PAGE,
-            )
-        )
-    return columns
-
-
-def board_proposed_view(request: HttpRequest, pipeline_id: int) -> HttpResponse:
-    with mock.patch.object(selectors, "board", board_proposed):
-        return deal_board(request, pipeline_id=pipeline_id)
-
-
 urlpatterns = [
-    path("bench/deals-board-proposed/<int:pipeline_id>/", board_proposed_view),
     path("bench/deals-board-naive/<int:pipeline_id>/", board_naive),
     path("bench/calendar-naive/", calendar_naive),
     path("", include("config.urls_tenant")),
