@@ -33,7 +33,7 @@ from apps.records import querying, registry
 from apps.records import search as record_search
 from apps.records.models import Tag
 
-from .models import Deal, DealStatus, Pipeline, Stage
+from .models import Deal, DealStatus, Pipeline, Stage, StageKind
 
 
 def deal_list(
@@ -162,25 +162,37 @@ def _with_card_data(deals: QuerySet[Deal]) -> QuerySet[Deal]:
     )
 
 
+def _column(deals: QuerySet[Deal], stage: Stage) -> QuerySet[Deal]:
+    """One column's deals in card order: open stages by position (where cards were dropped);
+    Won and Lost most recently closed first, along the (pipeline, status, stage_entered_at)
+    index, so that years of closed deals are never walked."""
+    if stage.kind == StageKind.OPEN:
+        return deals.filter(stage=stage).order_by("position", "id")
+    return deals.filter(stage=stage, status=stage.kind).order_by("-stage_entered_at", "-id")
+
+
+def _card_order(deal: Deal) -> tuple[Any, ...]:
+    """The order of `_column`, for cards already read."""
+    if deal.status == DealStatus.OPEN:
+        return (deal.stage_id, deal.position, deal.pk)
+    entered = deal.stage_entered_at.timestamp() if deal.stage_entered_at else 0.0
+    return (deal.stage_id, -entered, -deal.pk)
+
+
 def board(*, user: Any, pipeline: Pipeline, filters: Mapping[str, str]) -> list[Column]:
     """Every column of `pipeline`'s board: totals over all matching deals, and the first
-    `BOARD_PAGE` cards of each (by position), in a fixed number of queries."""
+    `BOARD_PAGE` cards of each, in a fixed number of queries."""
     stages = list(pipeline.stages.all())
     deals = board_deals(user=user, pipeline=pipeline, filters=filters)
     totals = board_totals(deals)
-    # Each column's first cards by its own LIMIT on the (stage, position, id) index, all
-    # columns in one UNION ALL: a few index entries per column however long the column is.
+    # Each column's first cards by its own LIMIT on an index in card order, all columns in
+    # one UNION ALL: a few index entries per column however long the column is.
     firsts = [
-        deals.filter(stage=stage)
-        .order_by("position", "id")
-        .values_list("pk", flat=True)[: BOARD_PAGE + 1]
-        for stage in stages
+        _column(deals, stage).values_list("pk", flat=True)[: BOARD_PAGE + 1] for stage in stages
     ]
     ids = list(firsts[0].union(*firsts[1:], all=True)) if firsts else []
     cards: dict[int, list[Deal]] = {s.pk: [] for s in stages}
-    shown = list(
-        _with_card_data(Deal.objects.filter(pk__in=ids)).order_by("stage_id", "position", "id")
-    )
+    shown = sorted(_with_card_data(Deal.objects.filter(pk__in=ids)), key=_card_order)
     mark_view_only(user, shown)
     for deal in shown:
         cards.setdefault(deal.stage_id, []).append(deal)
@@ -204,8 +216,8 @@ def board_column_page(
     *, user: Any, stage: Stage, filters: Mapping[str, str], offset: int
 ) -> tuple[list[Deal], bool]:
     """The next cards of one column (after `offset`), and whether there are more."""
-    deals = board_deals(user=user, pipeline=stage.pipeline, filters=filters).filter(stage=stage)
-    page = list(_with_card_data(deals.order_by("position", "id"))[offset : offset + BOARD_PAGE + 1])
+    deals = _column(board_deals(user=user, pipeline=stage.pipeline, filters=filters), stage)
+    page = list(_with_card_data(deals)[offset : offset + BOARD_PAGE + 1])
     mark_view_only(user, page[:BOARD_PAGE])
     return page[:BOARD_PAGE], len(page) > BOARD_PAGE
 

@@ -168,6 +168,12 @@ def test_won_and_lost_columns_show_the_last_30_days(
     with schema_context(ctx.tenant.schema_name):
         won = pipeline.stages.get(kind="won")
         lost = pipeline.stages.get(kind="lost")
+        earlier = services.deal_create(
+            actor=people.owner, title="Won earlier", value=300, stage=won
+        )
+        Deal.objects.filter(pk=earlier.pk).update(
+            stage_entered_at=timezone.now() - timedelta(days=2), position=-100
+        )
         services.deal_create(actor=people.owner, title="Won lately", value=700, stage=won)
         old = services.deal_create(actor=people.owner, title="Won long ago", value=900, stage=won)
         gone = services.deal_create(
@@ -180,7 +186,9 @@ def test_won_and_lost_columns_show_the_last_30_days(
     html = owner_client_a.get(f"/deals/board/{pipeline.pk}/").content.decode()
     assert "Won lately" in html and "Won long ago" not in html and "Lost long ago" not in html
     won_totals = html.split(f'id="totals-{won.pk}"')[1].split("</div>")[0]
-    assert "1 deal" in won_totals and "700 USD" in won_totals
+    assert "2 deals" in won_totals and "1,000 USD" in won_totals
+    # Most recently closed first, whatever their positions.
+    assert html.index("Won lately") < html.index("Won earlier")
     lost_totals = html.split(f'id="totals-{lost.pk}"')[1].split("</div>")[0]
     assert "0 deals" in lost_totals
     assert "last 30 days" in html.split(f'id="stage-{won.pk}-name"')[1].split("</h2>")[0]
