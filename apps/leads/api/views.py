@@ -27,29 +27,7 @@ from apps.records.api.base import (
 from .. import conversion, selectors, services, webforms
 from ..models import AssignmentRule, Lead, LeadSource, LeadStatus, WebForm
 
-PLAIN = [
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "company_name",
-    "title",
-    "status",
-    "owner",
-    "notes",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "landing_page",
-    "custom_fields",
-    "converted_at",
-    "created_at",
-    "updated_at",
-]
+PLAIN = ["id", *services.FIELDS, "custom_fields", "converted_at", "created_at", "updated_at"]
 
 
 class LeadSerializer(serializers.ModelSerializer[Lead]):

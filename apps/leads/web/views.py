@@ -27,20 +27,8 @@ from apps.records.web.views import RecordWeb, _refused
 from .. import conversion, selectors, services
 from ..models import Lead, LeadSource, LeadStatus
 
-TEXT_FIELDS = (
-    "first_name",
-    "last_name",
-    "company_name",
-    "title",
-    "notes",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "landing_page",
-)
+# The lead's free-text fields, as the form sends them to the services.
+TEXT_FIELDS = tuple(f for f in services.FIELDS if f not in ("email", "phone", "status", "owner"))
 
 
 class LeadForm(RecordForm):
