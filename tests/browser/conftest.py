@@ -113,6 +113,20 @@ def server(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture
+def created(django_db_blocker: Any) -> Iterator[list[str]]:
+    """Slugs of organisations a test makes (directly or through the server); deleted
+    afterwards with everything in them."""
+    from tenants import services
+    from tenants.models import Tenant
+
+    slugs: list[str] = []
+    yield slugs
+    with django_db_blocker.unblock():
+        for tenant in Tenant.objects.filter(slug__in=slugs):
+            services.tenant_delete(tenant=tenant, confirmation=tenant.slug, actor="test")
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,23 +16,12 @@ from django_tenants.utils import schema_context
 from apps.activities import services as activity_services
 from apps.activities.models import Activity
 from apps.contacts import services as contact_services
-from tenants import services
-from tenants.models import Tenant
 from tenants.provisioning import tenant_provision
 from tests.browser.conftest import assert_csp_clean, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 OWNER = ("grace@hopper.test", "cobol-compiler-1959")
-
-
-@pytest.fixture
-def created(django_db_blocker: Any) -> Iterator[list[str]]:
-    slugs: list[str] = []
-    yield slugs
-    with django_db_blocker.unblock():
-        for tenant in Tenant.objects.filter(slug__in=slugs):
-            services.tenant_delete(tenant=tenant, confirmation=tenant.slug, actor="test")
 
 
 def _organisation(created: list[str], django_db_blocker: Any) -> Any:

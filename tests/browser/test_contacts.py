@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
 
 from apps.contacts import services as contact_services
-from tenants import services
 from tenants.models import Tenant
 from tenants.provisioning import tenant_provision
 from tests.browser.conftest import assert_csp_clean, shot
@@ -21,16 +19,6 @@ from tests.conftest import BETA, PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 OWNER = ("charles@babbage.test", "difference-engine-1822")
-
-
-@pytest.fixture
-def created(django_db_blocker: Any) -> Iterator[list[str]]:
-    """Slugs of organisations a test makes; deleted afterwards."""
-    slugs: list[str] = []
-    yield slugs
-    with django_db_blocker.unblock():
-        for tenant in Tenant.objects.filter(slug__in=slugs):
-            services.tenant_delete(tenant=tenant, confirmation=tenant.slug, actor="test")
 
 
 def _organisation(created: list[str], django_db_blocker: Any) -> Any:

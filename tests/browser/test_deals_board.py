@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,8 +16,6 @@ from apps.accounts.roles import Role
 from apps.accounts.services import user_set_role
 from apps.deals import services as deal_services
 from apps.deals.models import Deal
-from tenants import services
-from tenants.models import Tenant
 from tenants.provisioning import tenant_provision
 from tests.browser.conftest import assert_csp_clean, shot
 from tests.factories import make_user
@@ -27,15 +24,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 OWNER = ("ada@engines.test", "analytical-engine-1843")
 REP = ("rep@engines.test", "a-long-rep-password-1")
-
-
-@pytest.fixture
-def created(django_db_blocker: Any) -> Iterator[list[str]]:
-    slugs: list[str] = []
-    yield slugs
-    with django_db_blocker.unblock():
-        for tenant in Tenant.objects.filter(slug__in=slugs):
-            services.tenant_delete(tenant=tenant, confirmation=tenant.slug, actor="test")
 
 
 def _organisation(created: list[str], django_db_blocker: Any) -> dict[str, Any]:

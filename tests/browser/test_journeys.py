@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 
-from tenants import services
-from tenants.models import Tenant
 from tenants.provisioning import tenant_provision
 from tests.browser.conftest import assert_csp_clean, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 OPERATOR = ("ops-browser@kestrel.test", "operator-browser-pass")
-
-
-@pytest.fixture
-def created(django_db_blocker: Any) -> Iterator[list[str]]:
-    """Slugs of organisations a test makes through the server; deleted afterwards."""
-    slugs: list[str] = []
-    yield slugs
-    with django_db_blocker.unblock():
-        for tenant in Tenant.objects.filter(slug__in=slugs):
-            services.tenant_delete(tenant=tenant, confirmation=tenant.slug, actor="test")
 
 
 def _unique(prefix: str) -> str:

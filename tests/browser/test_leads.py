@@ -18,24 +18,12 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import User
 from apps.leads.models import Lead
 from apps.leads.webforms import webform_create
-from tenants import services
-from tenants.models import Tenant
 from tenants.provisioning import tenant_provision
 from tests.browser.conftest import assert_csp_clean, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 OWNER = ("grace@hopper.test", "cobol-compiler-1959")
-
-
-@pytest.fixture
-def created(django_db_blocker: Any) -> Iterator[list[str]]:
-    """Slugs of organisations a test makes; deleted afterwards."""
-    slugs: list[str] = []
-    yield slugs
-    with django_db_blocker.unblock():
-        for tenant in Tenant.objects.filter(slug__in=slugs):
-            services.tenant_delete(tenant=tenant, confirmation=tenant.slug, actor="test")
 
 
 def _organisation_with_form(created: list[str], django_db_blocker: Any) -> tuple[Any, str]:
