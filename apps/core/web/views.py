@@ -37,4 +37,30 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html")
+    """The start page: the user's day, their open deals and the new leads they may see,
+    each linking to the page that shows them."""
+    from django.db.models import Count, Sum
+
+    from apps.activities.selectors import my_day
+    from apps.deals.selectors import deal_list
+    from apps.leads.selectors import lead_list
+
+    day = my_day(user=request.user)
+    open_deals = (
+        deal_list(user=request.user, related=False)
+        .filter(owner_id=request.user.pk, status="open")
+        .order_by()
+        .values("currency")
+        .annotate(n=Count("pk"), total=Sum("value"))
+        .order_by("-total")
+    )
+    new_leads = lead_list(user=request.user, related=False).filter(status="new").count()
+    context = {
+        "overdue": day["overdue"],
+        "today": [a for a in day["today"] if not a.done],
+        "upcoming": day["upcoming"],
+        "deal_money": list(open_deals),
+        "deal_count": sum(row["n"] for row in open_deals),
+        "new_leads": new_leads,
+    }
+    return render(request, "core/home.html", context)
