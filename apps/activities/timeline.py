@@ -7,6 +7,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.core import visibility
 from apps.records.models import TimelineKind
 from apps.records.timeline import Item
 
@@ -24,15 +25,19 @@ def describe_when(activity: Activity) -> str:
     return when
 
 
-def activity_items(record: Any, entity: str, kind: str, limit: int) -> list[Item]:
-    """A timeline source: the activities linked to `record`, as timeline items. A past or
-    done activity sits at its time; a planned one at the moment it was planned."""
+def activity_items(record: Any, entity: str, kind: str, limit: int, user: Any = None) -> list[Item]:
+    """A timeline source: the activities linked to `record` that `user` may see, as timeline
+    items. A past or done activity sits at its time; a planned one at the moment it was
+    planned."""
     field = LINK_FIELDS.get(entity)
     if field is None or kind not in ("", TimelineKind.ACTIVITY):
         return []
     now = timezone.now()
+    activities = Activity.objects.all()
+    if user is not None:
+        activities = visibility.visible(activities, user)
     rows = (
-        Activity.objects.filter(**{field: record.pk})
+        activities.filter(**{field: record.pk})
         .select_related("owner")
         .defer("search_text", "custom_fields")
         .order_by("-scheduled_at", "-id")[:limit]

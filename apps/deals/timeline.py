@@ -20,7 +20,7 @@ def duration(seconds: int | None) -> str:
     return "under a minute"
 
 
-def stage_items(record: Any, entity: str, kind: str, limit: int) -> list[Item]:
+def stage_items(record: Any, entity: str, kind: str, limit: int, user: Any = None) -> list[Item]:
     if entity != "deal" or kind not in ("", TimelineKind.CHANGE):
         return []
     from .models import DealStageChange

@@ -390,7 +390,7 @@ _CONVERTED_FROM = {
 
 
 def lead_history_source(
-    record: Any, entity: str, kind: str, limit: int
+    record: Any, entity: str, kind: str, limit: int, user: Any = None
 ) -> list[record_timeline.Item]:
     """For a contact, company or deal that came from a lead: the lead's own timeline (its
     creation, changes, notes and links), each titled "From lead <name>: …"."""

@@ -13,7 +13,8 @@ from .models import CustomField, TimelineEntry, TimelineKind
 
 PAGE_SIZE = 20
 # Other apps add items to timelines (activities linked to a record, a converted lead's
-# history): each source is `source(record, entity, kind, limit) -> list[Item]`.
+# history): each source is `source(record, entity, kind, limit, user) -> list[Item]`, `user`
+# being the viewer (None: everything), so a source shows only what the viewer may see.
 _SOURCES: list[Any] = []
 HIDDEN = frozenset({"search_text", "updated_at", "created_at", "merged_into"})
 
@@ -121,9 +122,10 @@ def _history_items(
 
 
 def timeline(
-    record: models.Model, entity: str, *, kind: str = "", page: int = 1
+    record: models.Model, entity: str, *, kind: str = "", page: int = 1, user: Any = None
 ) -> tuple[list[Item], bool]:
-    """One page of the timeline (and whether there is another), filtered by `kind`."""
+    """One page of the timeline (and whether there is another), filtered by `kind`, as
+    `user` may see it."""
     page = max(1, page)
     wanted = page * PAGE_SIZE + 1
     items: list[Item] = []
@@ -136,7 +138,7 @@ def timeline(
             entries = entries.filter(kind=kind)
         items += [_entry_item(e) for e in entries.select_related("author")[:wanted]]
     for source in _SOURCES:
-        items += source(record, entity, kind, wanted)
+        items += source(record, entity, kind, wanted, user)
     items.sort(key=lambda item: item.at, reverse=True)
     start = (page - 1) * PAGE_SIZE
     return items[start : start + PAGE_SIZE], len(items) > start + PAGE_SIZE

@@ -597,3 +597,27 @@ def test_calendar_for_a_manager_and_a_read_only_user(
     seen = _events(reader, "2026-11-30", "2026-12-07", scope="all")
     assert [(e["title"], e["editable"]) for e in seen] == [("Rep pitch · Rita", False)]
     assert "Everyone" in reader.get("/activities/calendar/").content.decode()
+
+
+def test_timelines_show_only_the_activities_the_viewer_may_see(
+    tenant_a: Tenant, owner: User, rep: User
+) -> None:
+    from apps.contacts.services import contact_share
+
+    contact = contact_create(actor=owner, first_name="Shared", last_name="Customer")
+    contact_share(actor=owner, contact=contact, user=rep, level="view")
+    services.activity_create(
+        actor=owner, type="call", subject="Private pricing call", due_at=T0, contacts=[contact]
+    )
+    services.activity_create(
+        actor=rep, type="task", subject="Rep follow-up", owner=rep, due_at=T0, contacts=[contact]
+    )
+    mine = client_for(tenant_a, owner).get(f"/contacts/{contact.pk}/timeline/")
+    assert "Private pricing call" in mine.content.decode()
+    theirs = client_for(tenant_a, rep)
+    page = theirs.get(f"/contacts/{contact.pk}/timeline/").content.decode()
+    assert "Rep follow-up" in page and "Private pricing call" not in page
+    api = theirs.get(f"/api/v1/contacts/{contact.pk}/timeline/").json()
+    titles = [item["title"] for item in api["results"]]
+    assert "Task: Rep follow-up" in titles
+    assert not any("Private pricing call" in t for t in titles)

@@ -350,7 +350,11 @@ class RecordViewSet(viewsets.ModelViewSet):
         except ValueError:
             raise serializers.ValidationError({"page": "A page is a whole number."}) from None
         items, more = timeline.timeline(
-            record, self.entity, kind=request.query_params.get("kind", ""), page=page
+            record,
+            self.entity,
+            kind=request.query_params.get("kind", ""),
+            page=page,
+            user=request.user,
         )
         return Response(
             {

@@ -307,7 +307,9 @@ def record_edit(request: HttpRequest, web: RecordWeb, pk: int) -> HttpResponse:
 def record_detail(request: HttpRequest, web: RecordWeb, pk: int) -> HttpResponse:
     record = web.get(request.user, pk)
     custom = [(f.label, record.custom_fields.get(f.key)) for f in customfields.definitions(web.key)]
-    items, more = timeline.timeline(record, web.key, kind=request.GET.get("kind", ""))
+    items, more = timeline.timeline(
+        record, web.key, kind=request.GET.get("kind", ""), user=request.user
+    )
     context = {
         "web": web,
         "entity": web.entity,
@@ -335,7 +337,7 @@ def record_timeline(request: HttpRequest, web: RecordWeb, pk: int) -> HttpRespon
     except ValueError:
         page = 1
     kind = request.GET.get("kind", "")
-    items, more = timeline.timeline(record, web.key, kind=kind, page=page)
+    items, more = timeline.timeline(record, web.key, kind=kind, page=page, user=request.user)
     template = (
         "records/_timeline_items.html" if request.GET.get("items") else "records/_timeline.html"
     )
