@@ -147,6 +147,9 @@ def test_board_totals_cover_every_matching_deal_and_page_per_column(
     assert "500 weighted" in proposal_totals
     cards = html.split(f'id="cards-{lead_in.pk}"')[1].split("</ol>")[0]
     assert cards.count('class="deal-card') == selectors.BOARD_PAGE
+    # Each card's Move menu starts at the card's own stage.
+    assert cards.count(f'<option value="{lead_in.pk}" selected>Lead in</option>') == 25
+    assert f'<option value="{proposal.pk}" selected>' not in cards
     assert f"/deals/board/columns/{lead_in.pk}/?offset=25" in html
     more = owner_client_a.get(f"/deals/board/columns/{lead_in.pk}/?offset=25")
     rest = more.content.decode()

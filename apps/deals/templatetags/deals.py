@@ -13,6 +13,15 @@ register = template.Library()
 
 
 @register.filter
+def with_selected(options: str, value: Any) -> str:
+    """Options rendered once per page (`move_menu`), with the one for `value` selected."""
+    from django.utils.safestring import mark_safe
+
+    marker = f'value="{value}">'
+    return mark_safe(options.replace(marker, f'value="{value}" selected>', 1))  # noqa: S308
+
+
+@register.filter
 def rotting(deal: Any) -> bool:
     return selectors.is_rotting(deal)
 

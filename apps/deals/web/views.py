@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -143,6 +144,22 @@ def _merge_spec() -> MergeSpec:
     return MergeSpec(entity="deal", model=Deal, fields=["title", "value"], related=[])
 
 
+def move_menu(stages: list[Stage]) -> dict[str, Any]:
+    """The options of the cards' "Move to…" menus, rendered once per page rather than once
+    per card (a board draws up to 25 cards in every column)."""
+    reasons = LostReason.objects.filter(archived=False)
+    return {
+        "stages": stages,
+        "lost_reasons": reasons,
+        "stage_options": format_html_join(
+            "", '<option value="{}">{}</option>', ((s.pk, s.name) for s in stages)
+        ),
+        "reason_options": format_html_join(
+            "", '<option value="{}">{}</option>', ((r.pk, r.name) for r in reasons)
+        ),
+    }
+
+
 def _detail_extra(request: HttpRequest, deal: Any) -> dict[str, Any]:
     return {
         "share_form": ShareForm(),
@@ -151,7 +168,6 @@ def _detail_extra(request: HttpRequest, deal: Any) -> dict[str, Any]:
         ],
         "rotting": selectors.is_rotting(deal),
         "move_stages": list(deal.pipeline.stages.all()),
-        "lost_reasons": LostReason.objects.filter(archived=False),
     }
 
 
@@ -213,13 +229,12 @@ def _board_context(request: HttpRequest, pipeline: Pipeline) -> dict[str, Any]:
         "pipelines": Pipeline.objects.filter(archived=False),
         "columns": columns,
         "closed_days": selectors.BOARD_CLOSED_DAYS,
-        "stages": stages,
+        **move_menu(stages),
         "filters": filters,
         "query": urlencode(filters),
         "error": error,
         "owners": User.objects.filter(is_active=True).order_by("full_name", "email"),
         "tags": Tag.objects.order_by("name").values_list("name", flat=True),
-        "lost_reasons": LostReason.objects.filter(archived=False),
         "can_create": visibility.can_create(request.user, Deal),
         "now": None,
     }
@@ -266,9 +281,8 @@ def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
             "cards": cards,
             "has_more": more,
             "next_offset": offset + len(cards),
-            "stages": list(stage.pipeline.stages.all()),
             "query": urlencode(filters),
-            "lost_reasons": LostReason.objects.filter(archived=False),
+            **move_menu(list(stage.pipeline.stages.all())),
         },
     )
 
@@ -353,8 +367,7 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
             "deals/_card.html",
             {
                 "deal": deal,
-                "stages": list(deal.pipeline.stages.all()),
-                "lost_reasons": LostReason.objects.filter(archived=False),
+                **move_menu(list(deal.pipeline.stages.all())),
             },
             request=request,
         )
