@@ -81,3 +81,30 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.tenant_slug}"
+
+
+class ScheduledJob(models.Model):
+    """Work that falls due at a moment, for one organisation: a reminder to send, an email to
+    deliver. Kept in PostgreSQL (public schema, so one indexed query finds what is due across
+    every organisation) and written in the same transaction as the record it serves, so the
+    schedule survives a Redis flush and is never out of step with the data. It holds ids and
+    times only; what the work is about stays in the organisation's own schema."""
+
+    schema_name = models.CharField(max_length=63)
+    kind = models.CharField(max_length=32)
+    object_id = models.BigIntegerField()
+    due_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schema_name", "kind", "object_id"], name="scheduledjob_one_per_object"
+            )
+        ]
+        indexes = [models.Index(fields=["due_at"], name="scheduledjob_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id} in {self.schema_name} at {self.due_at:%Y-%m-%d %H:%M}"

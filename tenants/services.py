@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from . import schemas
+from . import jobs, queues, schemas
 from .audit import audit_record
 from .models import Tenant, TenantStatus
 
@@ -52,6 +52,9 @@ def tenant_delete(
     tenant.domains.all().delete()
     Tenant.objects.filter(pk=tenant.pk).delete()
     schemas.drop_schema(schema_name)
+    # Its scheduled work and queued messages go with it (workers drop its queues by themselves).
+    jobs.forget_schema(schema_name)
+    transaction.on_commit(lambda: queues.purge(schema_name))
     audit_record(
         actor=actor,
         action="tenant.deleted",

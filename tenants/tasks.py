@@ -33,3 +33,60 @@ def workspace_reminder_send(*, email: str, scheme: str = "https", port: str = "4
         )
     send_mail("Your Kestrel workspaces", body, None, [email])
     return len(tenants)
+
+
+# While a delivery task for (organisation, kind) waits in its queue, the dispatcher does not
+# send another; the marker expires so that a lost message is replaced within this many seconds.
+DISPATCH_MARKER_SECONDS = 30
+
+
+def dispatch_marker(schema: str, kind: str) -> str:
+    return f"dispatch:{schema}:{kind}"
+
+
+@shared_task(name="tenants.tasks.dispatch_due_jobs", ignore_result=True)
+def dispatch_due_jobs() -> int:
+    """Every second (beat): for each active organisation with due scheduled work, send one
+    delivery task to that organisation's own queue. Returns how many were sent."""
+    from django.conf import settings
+    from django.core.cache import caches
+    from django_tenants.utils import schema_context
+
+    from config.celery_app import app
+
+    from .jobs import due_work
+    from .queues import active_schemas
+
+    due = due_work()
+    if not due:
+        return 0
+    active = set(active_schemas())
+    markers = caches["platform"]
+    sent = 0
+    for schema, kind in due:
+        task_name = settings.KESTREL_JOB_TASKS.get(kind)
+        if schema not in active or task_name is None:
+            continue  # suspended (its work waits) or a kind nobody delivers
+        if not markers.add(dispatch_marker(schema, kind), 1, timeout=DISPATCH_MARKER_SECONDS):
+            continue
+        with schema_context(schema):
+            app.send_task(task_name)
+        sent += 1
+    return sent
+
+
+def deliver_jobs(kind: str, handler: object, task_name: str) -> int:
+    """The body of every delivery task: free the dispatch marker, deliver a batch of due jobs
+    in the current organisation, and ask for another run at once if work remains."""
+    from django.core.cache import caches
+    from django.db import connection
+
+    from . import jobs
+
+    caches["platform"].delete(dispatch_marker(connection.schema_name, kind))
+    handled, more = jobs.deliver_due(kind=kind, handler=handler, task_name=task_name)  # type: ignore[arg-type]
+    if more:
+        from config.celery_app import app
+
+        app.send_task(task_name)
+    return handled

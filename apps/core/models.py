@@ -26,3 +26,26 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class FailedTask(models.Model):
+    """Background work that failed for good (its retries spent). Lives in the schema the work
+    ran in: an organisation's Admins see their own on Settings → Background jobs, operators
+    see the platform's (public schema) ones."""
+
+    task_name = models.CharField(max_length=200)
+    # For scheduled work: what kind of job and for which object (e.g. "email", notification id).
+    job_kind = models.CharField(max_length=32, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    error = models.CharField(max_length=300)
+    traceback = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}: {self.error}"

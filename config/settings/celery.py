@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .env import REDIS_URL
+from .env import REDIS_URL, env_int
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
@@ -23,4 +23,34 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.prune_expired",
         "schedule": timedelta(hours=1),
     },
+}
+
+# Organisations' tasks are routed to their own queues (tenants/queues.py).
+CELERY_TASK_ROUTES = ("tenants.queues.route_task",)
+CELERY_TASK_IGNORE_RESULT = True
+# Deliberate limits: every task of ours is short (scheduled work is split into batches by
+# tenants/jobs.py), so a stuck task is killed after 5 minutes and its work retried.
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 300
+# Redis re-delivers a message that was taken but not acknowledged (its worker died) after the
+# visibility timeout. It must exceed the longest task (300 s) and any countdown we use: delays
+# longer than that are kept in PostgreSQL (tenants.ScheduledJob), never as Celery ETAs.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_SEND_TASK_EVENTS = False
+
+# Which task delivers due scheduled jobs of each kind (tenants/jobs.py).
+KESTREL_JOB_TASKS = {
+    "reminder": "activities.tasks.deliver_due_reminders",
+    "email": "notifications.tasks.deliver_due_emails",
+}
+# How often workers look for new, suspended or deleted organisations' queues.
+KESTREL_QUEUE_REFRESH_SECONDS = 5
+# 0: one queue per organisation and kind. N > 0: organisations share N queues per kind.
+KESTREL_QUEUE_SHARDS = env_int("KESTREL_QUEUE_SHARDS", 0)
+
+CELERY_BEAT_SCHEDULE["tenants-dispatch-due-jobs"] = {
+    "task": "tenants.tasks.dispatch_due_jobs",
+    "schedule": timedelta(seconds=1),
+    "options": {"expires": 10},
 }
