@@ -27,6 +27,7 @@ urlpatterns = [
     path("settings/roles/", include("apps.accounts.web.role_urls")),
     path("settings/api-keys/", include("apps.apikeys.web.urls")),
     path("settings/audit/", include("apps.audit.web.urls")),
+    path("settings/background-jobs/", include("apps.core.web.settings_urls")),
     path("accounts/", include("apps.accounts.web.urls")),
     path("", include("apps.core.web.urls")),
 ]

@@ -43,6 +43,8 @@ class FailedTask(models.Model):
     traceback = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Who marked it resolved, as the audit log names them (an email or an API key).
+    resolved_by = models.CharField(max_length=254, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,7 +1,11 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import SimpleRouter
 
 from . import views
+
+router = SimpleRouter()
+router.register("failed-tasks", views.FailedTaskViewSet, basename="failed-task")
 
 urlpatterns = [
     path("", views.api_root, name="api-root"),
@@ -13,5 +17,7 @@ urlpatterns = [
     path("", include("apps.deals.api.urls")),
     path("", include("apps.leads.api.urls")),
     path("", include("apps.activities.api.urls")),
+    path("", include("apps.notifications.api.urls")),
     path("", include("apps.records.api.urls")),
+    path("", include(router.urls)),
 ]

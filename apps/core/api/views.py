@@ -2,13 +2,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
-from rest_framework.decorators import api_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework.decorators import action, api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.roles import ADMIN_ROLES
 from apps.apikeys.api.authentication import ApiKeyPrincipal
+from apps.core.api.permissions import KeyScopeAllows
+from apps.core.ratelimit import client_ip
+
+from ..models import FailedTask
+from ..selectors import failed_task_list
+from ..services import failed_task_resolve
+from .serializers import FailedTaskSerializer
 
 _ME = inline_serializer(
     "Me",
@@ -69,3 +77,47 @@ def me(request: Request) -> Response:
 @api_view(["GET"])
 def api_root(request: Request) -> Response:
     return Response(_caller(request))
+
+
+class IsOrganisationAdmin(permissions.BasePermission):
+    message = "Only Owners and Admins may see and resolve failed background work."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return getattr(request.user, "role", None) in ADMIN_ROLES
+
+
+_RESOLVED = {"true": "resolved", "1": "resolved", "false": "unresolved", "0": "unresolved"}
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "resolved", bool, description="true: only resolved ones; false: only unresolved."
+        )
+    ]
+)
+class FailedTaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """`/api/v1/failed-tasks/`: the organisation's background work that failed after all its
+    retries, newest first; Owners and Admins (or keys with those roles) only."""
+
+    scope_resource = "failed-tasks"
+    serializer_class = FailedTaskSerializer
+    permission_classes = [permissions.IsAuthenticated, KeyScopeAllows, IsOrganisationAdmin]
+    queryset = FailedTask.objects.none()
+
+    def get_queryset(self) -> Any:
+        raw = self.request.query_params.get("resolved", "").strip().lower()
+        if raw and raw not in _RESOLVED:
+            raise serializers.ValidationError(
+                {"resolved": ["Use true or false."]}, code="invalid_filter"
+            )
+        return failed_task_list(status=_RESOLVED.get(raw, ""))
+
+    @extend_schema(request=None, responses=FailedTaskSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str | None = None) -> Response:
+        """Mark it resolved (recorded in the audit log; repeating it changes nothing)."""
+        task = failed_task_resolve(
+            failed_task=self.get_object(), actor=request.user, ip_address=client_ip(request)
+        )
+        return Response(FailedTaskSerializer(task).data)
