@@ -15,4 +15,6 @@ urlpatterns = [
     path("tenants/<slug:slug>/resume/", views.tenant_resume, name="tenant-resume"),
     path("tenants/<slug:slug>/delete/", views.tenant_delete, name="tenant-delete"),
     path("audit/", views.audit_log, name="audit"),
+    path("failed-tasks/", views.failed_tasks, name="failed-tasks"),
+    path("failed-tasks/<int:pk>/resolve/", views.failed_task_resolve, name="failed-task-resolve"),
 ]

@@ -13,9 +13,13 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from apps.core.models import FailedTask
 from apps.core.ratelimit import client_ip, rate_limit
+from apps.core.selectors import FAILED_TASK_STATUSES, failed_task_list
+from apps.core.services import platform_failed_task_resolve
 from tenants import provisioning, schemas, services
 from tenants.models import AuditEvent, Tenant, TenantStatus
 from tenants.selectors import tenant_counts, tenant_list
@@ -166,3 +170,36 @@ def tenant_delete(request: HttpRequest, slug: str) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(AuditEvent.objects.all(), 50).get_page(request.GET.get("page"))
     return render(request, "tenants/console/audit_log.html", {"page": page})
+
+
+@staff_required
+def failed_tasks(request: HttpRequest) -> HttpResponse:
+    """The platform's own background work (public schema: sign-up emails, the warm pool, the
+    dispatcher) that failed after all its retries."""
+    status = request.GET.get("status", "")
+    status = status if status in FAILED_TASK_STATUSES else ""
+    page = Paginator(failed_task_list(status=status), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "tenants/console/failed_tasks.html",
+        {
+            "page": page,
+            "status": status,
+            "unresolved": failed_task_list(status="unresolved").count(),
+            "resolve_url": "console:failed-task-resolve",
+        },
+    )
+
+
+@staff_required
+@require_POST
+def failed_task_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(FailedTask, pk=pk)
+    platform_failed_task_resolve(
+        failed_task=task, actor=_actor(request), ip_address=client_ip(request)
+    )
+    messages.success(request, f"Marked {task.task_name} (#{task.pk}) resolved.")
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect("console:failed-tasks")
