@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import importlib
 import sys
+import zlib
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
 
 
 def test_tenant_middleware_runs_first() -> None:
@@ -69,6 +72,76 @@ def test_celery_acks_late_and_reads_redis() -> None:
     assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
     assert settings.CELERY_BROKER_URL.startswith("redis://")
     assert "tenants-warm-pool-refill" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_celery_settings_that_keep_background_work_safe() -> None:
+    """Read back through the Celery app itself: a misspelt CELERY_* name would leave these at
+    Celery's defaults (acks early, prefetch 4, no time limit) without any error."""
+    from config.celery_app import app
+
+    conf = app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_default_queue == "default"
+    assert 0 < conf.task_soft_time_limit < conf.task_time_limit == 300
+    # Redis hands an unacknowledged message to another worker after the visibility timeout:
+    # shorter than the longest task and a slow task would run twice.
+    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+    assert conf.broker_transport_options["visibility_timeout"] == 900
+
+
+def test_organisation_tasks_are_routed_to_their_organisation_queue() -> None:
+    from types import SimpleNamespace
+
+    from config.celery_app import app
+
+    assert list(app.conf.task_routes) == ["tenants.queues.route_task"]
+    task = SimpleNamespace(tenant_queue="reminders")
+
+    def queue() -> str:
+        options = {"headers": {"_schema_name": "acme"}}
+        return str(app.amqp.router.route(options, "a.task", (), {}, task_type=task)["queue"].name)
+
+    with override_settings(KESTREL_QUEUE_SHARDS=0):
+        assert queue() == "t.acme.reminders"
+    with override_settings(KESTREL_QUEUE_SHARDS=4):
+        assert queue() == f"reminders.s{zlib.crc32(b'acme') % 4}"
+    plain = app.amqp.router.route({}, "tenants.tasks.warm_pool_refill", (), {})
+    assert plain["queue"].name == "default"
+
+
+def test_beat_runs_the_scheduled_work_dispatcher_every_second() -> None:
+    from config.celery_app import app
+
+    dispatcher = app.conf.beat_schedule["tenants-dispatch-due-jobs"]
+    assert dispatcher["task"] == "tenants.tasks.dispatch_due_jobs"
+    assert dispatcher["schedule"] == timedelta(seconds=1)
+    # A dispatch beat could not hand over in time is dropped, not piled up behind a backlog.
+    assert 0 < dispatcher["options"]["expires"] <= 60
+    app.loader.import_default_modules()
+    assert "tenants.tasks.dispatch_due_jobs" in app.tasks
+
+
+def test_production_runs_tasks_on_workers_with_the_same_celery_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = _fresh_settings_module(
+        "config.settings.production",
+        monkeypatch,
+        {
+            "DATABASE_URL": "postgresql://u@db/crm",
+            "REDIS_URL": "redis://r:6379/0",
+            "DJANGO_SECRET_KEY": "from-the-environment",
+        },
+    )
+    assert getattr(module, "CELERY_TASK_ALWAYS_EAGER", False) is False
+    assert module.CELERY_TASK_ACKS_LATE is True
+    assert module.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    assert module.CELERY_TASK_TIME_LIMIT == 300
+    assert module.CELERY_BROKER_TRANSPORT_OPTIONS == {"visibility_timeout": 900}
+    assert module.CELERY_TASK_ROUTES == ("tenants.queues.route_task",)
+    assert module.KESTREL_QUEUE_SHARDS == 0
 
 
 def _fresh_settings_module(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Any:
