@@ -39,6 +39,7 @@ TENANT_APPS: list[str] = [
     "apps.deals",
     "apps.leads",
     "apps.activities",
+    "apps.notifications",
 ]
 
 INSTALLED_APPS: list[str] = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
