@@ -50,9 +50,8 @@ def dispatch_due_jobs() -> int:
     delivery task to that organisation's own queue. Returns how many were sent."""
     from django.conf import settings
     from django.core.cache import caches
+    from django.utils.module_loading import import_string
     from django_tenants.utils import schema_context
-
-    from config.celery_app import app
 
     from .jobs import due_work
     from .queues import active_schemas
@@ -64,13 +63,13 @@ def dispatch_due_jobs() -> int:
     markers = caches["platform"]
     sent = 0
     for schema, kind in due:
-        task_name = settings.KESTREL_JOB_TASKS.get(kind)
-        if schema not in active or task_name is None:
+        task_path = settings.KESTREL_JOB_TASKS.get(kind)
+        if schema not in active or task_path is None:
             continue  # suspended (its work waits) or a kind nobody delivers
         if not markers.add(dispatch_marker(schema, kind), 1, timeout=DISPATCH_MARKER_SECONDS):
             continue
         with schema_context(schema):
-            app.send_task(task_name)
+            import_string(task_path).apply_async()
         sent += 1
     return sent
 
@@ -88,5 +87,5 @@ def deliver_jobs(kind: str, handler: object, task_name: str) -> int:
     if more:
         from config.celery_app import app
 
-        app.send_task(task_name)
+        app.tasks[task_name].apply_async()  # registered: this task is running it
     return handled

@@ -104,3 +104,17 @@ def seed_activities() -> None:
         )
         if outcome:
             activity_complete(actor=people["owner"], activity=activity, outcome=outcome)
+    # A meeting a few minutes after seeding, so the bell rings (and, with the console email
+    # backend, the reminder email prints) within minutes of `make dev`.
+    soon = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=4)
+    activity_create(
+        actor=people["owner"],
+        type="meeting",
+        subject="Kestrel tour: watch the bell",
+        owner=people["owner"],
+        start_at=soon,
+        end_at=soon + timedelta(minutes=30),
+        body="Reminders arrive in the bell at the top of every page, and by email.",
+        contacts=pick(contacts, 0),
+        reminders=[2, 0],
+    )

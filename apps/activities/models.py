@@ -111,3 +111,41 @@ class ActivityUserObjectPermission(UserObjectPermissionBase):
 
 class ActivityGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Activity, on_delete=models.CASCADE)
+
+
+class ReminderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    # Its moment had already passed when the activity was saved (nothing to remind of).
+    SKIPPED = "skipped", "Skipped"
+    # The activity was done (or lost its time) before the reminder fell due.
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Reminder(models.Model):
+    """A reminder of an activity, `minutes_before` its start (or due) moment, to its assignee.
+    The delivery schedule is a tenants.ScheduledJob written in the same transaction."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="reminders")
+    minutes_before = models.PositiveIntegerField()
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders"
+    )
+    remind_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PENDING
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["minutes_before"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["activity", "minutes_before"], name="reminder_one_per_offset"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "remind_at"], name="reminder_due")]
+
+    def __str__(self) -> str:
+        return f"Reminder {self.minutes_before} min before {self.activity_id}"

@@ -39,10 +39,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_SEND_TASK_EVENTS = False
 
-# Which task delivers due scheduled jobs of each kind (tenants/jobs.py).
+# Which task (its import path) delivers due scheduled jobs of each kind (tenants/jobs.py).
 KESTREL_JOB_TASKS = {
-    "reminder": "activities.tasks.deliver_due_reminders",
-    "email": "notifications.tasks.deliver_due_emails",
+    "reminder": "apps.activities.tasks.deliver_due_reminders",
+    "email": "apps.notifications.tasks.deliver_due_emails",
 }
 # How often workers look for new, suspended or deleted organisations' queues.
 KESTREL_QUEUE_REFRESH_SECONDS = 5

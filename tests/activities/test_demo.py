@@ -21,7 +21,13 @@ def test_seed_activities_is_idempotent_and_fills_my_day(owner: User, rep: User) 
     company_create(actor=owner, name="Demo Company")
     seed_activities()
     seed_activities()
-    assert Activity.objects.count() == len(PLAN) >= 30
+    assert Activity.objects.count() == len(PLAN) + 1 >= 31
+    # The tour meeting rings the bell a few minutes after seeding.
+    tour = Activity.objects.get(subject="Kestrel tour: watch the bell")
+    assert list(tour.reminders.values_list("minutes_before", "status")) == [
+        (0, "pending"),
+        (2, "pending"),
+    ]
     assert Activity.objects.filter(done=True).exclude(outcome="").count() >= 5
     assert (
         Activity.objects.filter(contacts__isnull=False).count()

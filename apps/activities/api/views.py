@@ -22,7 +22,8 @@ from apps.records.api.base import (
 )
 
 from .. import selectors, services
-from ..models import Activity, ActivityType, CalendarFeed, Outcome
+from ..models import Activity, ActivityType, CalendarFeed, Outcome, Reminder
+from ..reminders import MAX_MINUTES, MAX_REMINDERS
 
 LINKS = ("contacts", "companies", "deals", "leads")
 LINK_COLUMNS = {
@@ -59,6 +60,16 @@ class ActivitySerializer(serializers.ModelSerializer[Activity]):
     leads = IdList(required=False, max_length=100)
     tags = TagNamesField(required=False, max_length=50)
     custom_fields = CustomFieldsField(required=False)
+    reminders = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=MAX_MINUTES),
+        required=False,
+        max_length=MAX_REMINDERS,
+        help_text=(
+            "Reminders to the assignee, in minutes before the start (or due) moment; 0 is at"
+            " the time. Omitted on create: the assignee's default reminders for meetings,"
+            " calls and tasks. [] removes them."
+        ),
+    )
 
     class Meta:
         model = Activity
@@ -84,6 +95,7 @@ class ActivitySerializer(serializers.ModelSerializer[Activity]):
             "leads",
             "tags",
             "custom_fields",
+            "reminders",
             "created_at",
             "updated_at",
         ]
@@ -117,13 +129,15 @@ class ActivitySerializer(serializers.ModelSerializer[Activity]):
             for name in LINKS:
                 data[name] = sorted(r.pk for r in getattr(instance, name).all())
             data["tags"] = sorted(t.name for t in instance.tags.all())
+            data["reminders"] = sorted(r.minutes_before for r in instance.reminders.all())
         return {name: data[name] for name in self.Meta.fields}
 
 
 PLAIN_FIELDS = [
     name
     for name in ActivitySerializer.Meta.fields
-    if name not in (*LINKS, "tags", "assignee", "due_at", "start_at", "end_at", "done_at")
+    if name
+    not in (*LINKS, "tags", "reminders", "assignee", "due_at", "start_at", "end_at", "done_at")
 ]
 
 
@@ -153,7 +167,7 @@ class ActivityViewSet(RecordViewSet):
     def attach_related(self, records: list[Any]) -> None:
         ids = [r.pk for r in records]
         related: dict[int, dict[str, list[Any]]] = {
-            pk: {name: [] for name in (*LINKS, "tags")} for pk in ids
+            pk: {name: [] for name in (*LINKS, "tags", "reminders")} for pk in ids
         }
         for name, column in LINK_COLUMNS.items():
             through = getattr(Activity, name).through
@@ -169,6 +183,12 @@ class ActivityViewSet(RecordViewSet):
             .values_list("activity_id", "tag__name")
         ):
             related[pk]["tags"].append(value)
+        for pk, value in (
+            Reminder.objects.filter(activity_id__in=ids)
+            .order_by("minutes_before")
+            .values_list("activity_id", "minutes_before")
+        ):
+            related[pk]["reminders"].append(value)
         for record in records:
             record.api_related = related[record.pk]
 

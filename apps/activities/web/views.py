@@ -31,6 +31,7 @@ from apps.records.web.views import RecordWeb, _refused
 
 from .. import ical, selectors, services
 from ..models import Activity, ActivityType, CalendarFeed, Outcome
+from ..reminders import PRESETS, default_minutes, describe
 from ..services import LINKS, feed_token_hash
 
 LINK_PARAMS = {"contact": "contacts", "company": "companies", "deal": "deals", "lead": "leads"}
@@ -60,6 +61,14 @@ class ActivityForm(RecordForm):
     )
     done = forms.BooleanField(label="Done", required=False)
     outcome = forms.ChoiceField(choices=Outcome.choices, required=False)
+    reminders = forms.TypedMultipleChoiceField(
+        choices=PRESETS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Remind the assignee",
+        help_text="Needs a start or due time. Your defaults are in notification settings.",
+    )
     contacts = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label="Contacts"
     )
@@ -88,6 +97,16 @@ class ActivityForm(RecordForm):
             self.initial["owner"] = record.owner_id
             for name in LINKS:
                 self.initial[name] = [str(r.pk) for r in getattr(record, name).all()]
+            self.initial["reminders"] = [r.minutes_before for r in record.reminders.all()]
+        elif user is not None and "reminders" not in self.initial:
+            self.initial["reminders"] = default_minutes(user)
+        # Offsets set through the API that the presets lack still show, and stay, when editing.
+        offered = {value for value, _ in PRESETS}
+        extra = [m for m in self.initial.get("reminders") or [] if m not in offered]
+        if extra:
+            self.fields["reminders"].choices = sorted(  # type: ignore[attr-defined]
+                [*PRESETS, *((m, describe(m)) for m in extra)]
+            )
         # The link boxes offer what is linked, pre-filled or posted: records the user may see.
         for name, model in LINKS.items():
             wanted = {str(v) for v in self.initial.get(name) or []}
@@ -112,6 +131,7 @@ class ActivityForm(RecordForm):
         "body",
         "done",
         "outcome",
+        "reminders",
     ]
 
 
@@ -132,6 +152,9 @@ def _form_to_service(form: ActivityForm) -> dict[str, Any]:
         )
     }
     kwargs["outcome"] = data.get("outcome") or ""
+    # Reminders count back from a time; without one the (pre-ticked default) boxes mean nothing.
+    timed = data.get("start_at") or data.get("due_at")
+    kwargs["reminders"] = list(data.get("reminders") or []) if timed else []
     if data.get("owner"):
         kwargs["owner"] = data["owner"]
     for name in LINKS:
@@ -146,7 +169,10 @@ def _merge_refused(**kwargs: Any) -> Any:
 
 
 def _detail_extra(request: HttpRequest, activity: Any) -> dict[str, Any]:
-    return {"share_form": ShareForm(), "outcomes": Outcome.choices}
+    reminders = list(activity.reminders.all())
+    for reminder in reminders:
+        reminder.label = describe(reminder.minutes_before)
+    return {"share_form": ShareForm(), "outcomes": Outcome.choices, "reminders": reminders}
 
 
 WEB = RecordWeb(
