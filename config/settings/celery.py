@@ -54,3 +54,8 @@ CELERY_BEAT_SCHEDULE["tenants-dispatch-due-jobs"] = {
     "schedule": timedelta(seconds=1),
     "options": {"expires": 10},
 }
+CELERY_BEAT_SCHEDULE["deals-pipeline-snapshot"] = {
+    "task": "tenants.tasks.fan_out",
+    "schedule": timedelta(hours=1),
+    "args": ["apps.deals.tasks.pipeline_snapshot"],
+}
