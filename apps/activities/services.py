@@ -28,6 +28,7 @@ from apps.contacts.models import Contact
 from apps.core import visibility
 from apps.deals.models import Deal
 from apps.leads.models import Lead
+from apps.notifications.services import assignment_notify, mentions_notify
 from apps.records import customfields, search
 from apps.records.services import actor_label as _label
 from apps.records.services import actor_user as _actor_user
@@ -243,6 +244,8 @@ def activity_create(
     _set_links(actor, activity, links)
     if tags:
         activity.tags.set(tags_resolve(actor=actor, names=tags))
+    assignment_notify(record=activity, actor=actor)
+    mentions_notify(activity=activity, actor=actor)
     _audit(actor, "activity.created", activity, type=activity.type)
     return activity
 
@@ -266,6 +269,7 @@ def activity_update(
     custom fields merge into the stored ones."""
     if not visibility.can_change(actor, activity):
         raise PermissionDenied("You may not change this activity.")
+    previous_owner, previous_body = activity.owner_id, activity.body
     allowed = {
         "type",
         "subject",
@@ -328,6 +332,9 @@ def activity_update(
     _set_links(actor, activity, links)
     if tags is not None:
         activity.tags.set(tags_resolve(actor=actor, names=tags))
+    assignment_notify(record=activity, actor=actor, previous_owner_id=previous_owner)
+    if activity.body != previous_body:
+        mentions_notify(activity=activity, actor=actor)
     changed = sorted(
         [
             *values,

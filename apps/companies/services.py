@@ -14,6 +14,7 @@ from django.db.models import Q
 from apps.accounts.models import Team, User
 from apps.audit.services import audit_record
 from apps.core import visibility
+from apps.notifications.services import assignment_notify
 from apps.records import customfields, merging, search
 from apps.records.duplicates import DuplicateSuspected
 from apps.records.merging import MergeSpec
@@ -134,6 +135,7 @@ def company_create(
     company.save()
     if tags:
         company.tags.set(tags_resolve(actor=actor, names=tags))
+    assignment_notify(record=company, actor=actor)
     audit_record(
         action="company.created",
         actor=_actor_user(actor),
@@ -156,6 +158,7 @@ def company_update(
     """Change fields, tags (the full list) and custom fields (merged into the stored ones)."""
     if not visibility.can_change(actor, company):
         raise PermissionDenied("You may not change this company.")
+    previous_owner = company.owner_id
     values = _clean(fields)
     for name, value in values.items():
         setattr(company, name, value)
@@ -178,6 +181,7 @@ def company_update(
     company.save()
     if tags is not None:
         company.tags.set(tags_resolve(actor=actor, names=tags))
+    assignment_notify(record=company, actor=actor, previous_owner_id=previous_owner)
     audit_record(
         action="company.changed",
         actor=_actor_user(actor),

@@ -18,6 +18,7 @@ from apps.accounts.models import Team, User
 from apps.audit.services import audit_record
 from apps.companies.models import Company
 from apps.core import visibility
+from apps.notifications.services import assignment_notify
 from apps.records import customfields, merging, search, timeline
 from apps.records.duplicates import DuplicateSuspected
 from apps.records.merging import MergeSpec
@@ -271,6 +272,7 @@ def contact_create(
     )
     if tags:
         contact.tags.set(tags_resolve(actor=actor, names=tags))
+    assignment_notify(record=contact, actor=actor)
     audit_record(
         action="contact.created",
         actor=_actor_user(actor),
@@ -299,6 +301,7 @@ def contact_update(
     make one the primary; custom fields merge into the stored ones."""
     if not visibility.can_change(actor, contact):
         raise PermissionDenied("You may not change this contact.")
+    previous_owner = contact.owner_id
     values = _clean(fields)
     for name, value in values.items():
         setattr(contact, name, value)
@@ -354,6 +357,7 @@ def contact_update(
     refresh_search_text(contact)
     contact._history_user = _actor_user(actor)  # type: ignore[attr-defined]
     contact.save()
+    assignment_notify(record=contact, actor=actor, previous_owner_id=previous_owner)
     changed = sorted(
         [
             *values,

@@ -31,6 +31,7 @@ from apps.audit.services import audit_record
 from apps.companies.models import Company
 from apps.contacts.models import Contact
 from apps.core import visibility
+from apps.notifications.services import assignment_notify
 from apps.records import customfields, search
 from apps.records.services import actor_label, actor_user, default_owner, record_share, tags_resolve
 
@@ -758,6 +759,7 @@ def deal_create(
     DealStageChange.objects.create(
         deal=deal, to_stage=chosen, changed_at=now, changed_by=actor_user(actor)
     )
+    assignment_notify(record=deal, actor=actor)
     _audit(actor, "deal.created", deal, title=title, stage=chosen.pk)
     return deal
 
@@ -792,6 +794,7 @@ def deal_update(*, actor: Any, deal: Deal, **changes: Any) -> Deal:
     if unknown:
         raise ValidationError({unknown[0]: "Deals have no such field."})
     deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    previous_owner = deal.owner_id
     if "title" in changes:
         title = " ".join(str(changes["title"] or "").split())
         if not title:
@@ -854,6 +857,7 @@ def deal_update(*, actor: Any, deal: Deal, **changes: Any) -> Deal:
     refresh_search_text(deal, contacts=contacts)
     deal._history_user = actor_user(actor)  # type: ignore[attr-defined]
     deal.save()
+    assignment_notify(record=deal, actor=actor, previous_owner_id=previous_owner)
     _audit(actor, "deal.changed", deal, fields=sorted(changes))
     if new_stage.pk != deal.stage_id:
         deal = deal_move(

@@ -20,6 +20,7 @@ from apps.audit.services import audit_record
 from apps.contacts.models import Contact
 from apps.contacts.services import contact_duplicates
 from apps.core import visibility
+from apps.notifications.services import assignment_notify
 from apps.records import customfields, merging, search
 from apps.records.duplicates import DuplicateSuspected
 from apps.records.merging import MergeSpec
@@ -223,6 +224,8 @@ def lead_insert(
     lead.save()
     if tags:
         lead.tags.set(tags_resolve(actor=actor, names=tags))
+    # Web form leads (no actor) tell their owner too: they were given the lead in turn.
+    assignment_notify(record=lead, actor=actor)
     return lead
 
 
@@ -272,6 +275,7 @@ def lead_update(
     lead's status becomes (and stays) Converted only through conversion."""
     if not visibility.can_change(actor, lead):
         raise PermissionDenied("You may not change this lead.")
+    previous_owner = lead.owner_id
     values = _clean(fields)
     status = values.get("status")
     if status is not None and status != lead.status:
@@ -300,6 +304,7 @@ def lead_update(
     refresh_search_text(lead)
     lead._history_user = _actor_user(actor)  # type: ignore[attr-defined]
     lead.save()
+    assignment_notify(record=lead, actor=actor, previous_owner_id=previous_owner)
     changed = sorted(
         [
             *values,

@@ -72,6 +72,9 @@ def _person(actor: Any) -> User | None:
 
 
 def _display(actor: Any) -> str:
+    """How the actor is named to others: a person's name, else the key's label."""
+    if actor is None:
+        return ""
     user = _person(actor)
     if isinstance(actor, User) and user is not None:
         return user.get_full_name()
