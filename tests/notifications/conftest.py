@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from django.test import override_settings
+from django.test import Client, override_settings
 
+from tenants.db import connection
+from tenants.models import Tenant
+from tests.conftest import login
 from tests.members import client_for, in_a, member, other_rep, owner, readonly, rep
 
 __all__ = [
@@ -99,3 +102,25 @@ def texts(message: Any) -> dict[str, str]:
         for part in message.walk()
         if part.get_content_type() in ("text/plain", "text/html")
     }
+
+
+class SchemaKeepingClient(Client):
+    """A test client after whose requests the test is back in the schema it was in (the
+    routing middleware leaves the connection on the public schema after each request)."""
+
+    def request(self, **request: Any) -> Any:
+        schema = connection.schema_name
+        try:
+            return super().request(**request)
+        finally:
+            connection.set_schema(schema)
+
+
+def signed_in(tenant: Tenant, user: Any) -> SchemaKeepingClient:
+    client = SchemaKeepingClient(HTTP_HOST=f"{tenant.slug}.localhost")
+    login(client, tenant, user.email)
+    return client
+
+
+def anonymous(tenant: Tenant, **headers: Any) -> SchemaKeepingClient:
+    return SchemaKeepingClient(HTTP_HOST=f"{tenant.slug}.localhost", **headers)
