@@ -8,6 +8,7 @@ import dj_database_url
 
 from .celery import *  # noqa: F403
 from .drf import *  # noqa: F403
+from .email import *  # noqa: F403  (outgoing mail, from the environment)
 from .env import BASE_DOMAIN, DATABASE_URL, DJANGO_DEBUG, REDIS_URL
 from .logging import *  # noqa: F403
 from .security import *  # noqa: F403
@@ -116,6 +117,3 @@ MEDIA_ROOT = BASE_DIR / "media"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-DEFAULT_FROM_EMAIL = "Kestrel CRM <no-reply@kestrel.invalid>"
