@@ -34,6 +34,11 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKey": []}],
+    # Several resources have a `kind`; each choice set gets its own component name.
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "apps.deals.models.StageKind",  # the name it had before notifications
+        "NotificationKindEnum": "apps.notifications.models.NotificationKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.records.api.base.custom_fields_schema_hook",
