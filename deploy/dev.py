@@ -39,15 +39,10 @@ def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
-def main() -> int:
-    # Ctrl-C must reach us even when started from a shell that ignores SIGINT for background
-    # jobs (Python would otherwise inherit the "ignore" and never raise KeyboardInterrupt).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    env = _environment()
-    _manage(env, "migrate_schemas", "--noinput", "-v", "0")
-    _manage(env, "seed_demo")
-    port = env.get("PORT", "8000")
-    commands = {
+def process_commands(*, port: str) -> dict[str, list[str]]:
+    """The three processes: like the deployment's (docker-compose.yml, the Helm chart), the
+    worker serves the default queue and every organisation's reminders and reports queues."""
+    return {
         "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"],
         "worker": [
             PYTHON,
@@ -58,6 +53,10 @@ def main() -> int:
             "worker",
             "-l",
             "info",
+            "--tenant-queues",
+            "reminders,reports",
+            "-Q",
+            "default",
             "--concurrency",
             "2",
         ],
@@ -74,6 +73,17 @@ def main() -> int:
             str(ROOT / ".devdata" / "celerybeat-schedule"),
         ],
     }
+
+
+def main() -> int:
+    # Ctrl-C must reach us even when started from a shell that ignores SIGINT for background
+    # jobs (Python would otherwise inherit the "ignore" and never raise KeyboardInterrupt).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    env = _environment()
+    _manage(env, "migrate_schemas", "--noinput", "-v", "0")
+    _manage(env, "seed_demo")
+    port = env.get("PORT", "8000")
+    commands = process_commands(port=port)
     (ROOT / ".devdata").mkdir(exist_ok=True)
     processes = {
         name: subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)

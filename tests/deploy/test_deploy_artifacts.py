@@ -3,6 +3,7 @@ and the chart passes Helm's own lint."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -30,9 +31,7 @@ def _values() -> dict[str, Any]:
     return dict(yaml.safe_load((CHART / "values.yaml").read_text()))
 
 
-def _lint(
-    chart: Path, values: dict[str, Any] | None = None, tmp_path: Path | None = None
-) -> dict[str, Any]:
+def _require_helm() -> None:
     if not HELM_PYTHON.exists():
         finder = subprocess.run(
             [str(HELM_TOOL / "find_python.sh")], capture_output=True, text=True, check=False
@@ -43,6 +42,12 @@ def _lint(
                 "and none was found on this machine"
             )
         pytest.fail("Python >= 3.12 is here but tools/helm/.venv is missing: run `make tools`")
+
+
+def _lint(
+    chart: Path, values: dict[str, Any] | None = None, tmp_path: Path | None = None
+) -> dict[str, Any]:
+    _require_helm()
     command = [str(HELM_PYTHON), str(HELM_TOOL / "lint_chart.py"), str(chart)]
     if values is not None:
         assert tmp_path is not None
@@ -71,6 +76,10 @@ def _errors(report: dict[str, Any]) -> list[str]:
             },
             "ingress": {"enabled": False},
         },
+        {
+            "workers": {"reminders": {"enabled": True}, "reports": {"enabled": True}},
+            "extraEnv": [{"name": "KESTREL_QUEUE_SHARDS", "value": "16"}],
+        },
     ],
 )
 def test_chart_passes_helm_lint(values: dict[str, Any] | None, tmp_path: Path) -> None:
@@ -93,11 +102,19 @@ def _template_env_names() -> set[str]:
     return set(re.findall(r"- name: ([A-Z_]+)", block))
 
 
+def _worker_container_template() -> str:
+    # Every worker pool's Deployment comes from this one definition (templates/worker.yaml).
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    return helpers.split('define "kestrel.workerDeployment"', 1)[1].split("{{- end -}}", 1)[0]
+
+
 def test_chart_containers_get_exactly_the_settings_env_vars() -> None:
     assert _template_env_names() == set(ENV_VARS)
-    for name in ("web", "worker", "beat", "migrate-job"):
+    for name in ("web", "beat", "migrate-job"):
         text = (CHART / "templates" / f"{name}.yaml").read_text()
         assert 'include "kestrel.env"' in text, name
+    assert 'include "kestrel.workerDeployment"' in (CHART / "templates" / "worker.yaml").read_text()
+    assert 'include "kestrel.env"' in _worker_container_template()
 
 
 def test_chart_has_wildcard_ingress_hook_job_and_probes() -> None:
@@ -120,8 +137,19 @@ def test_chart_has_wildcard_ingress_hook_job_and_probes() -> None:
 def test_chart_and_compose_run_the_same_commands() -> None:
     services = _compose()["services"]
     values = _values()
-    for role in ROLES:
+    for role in ("web", "beat"):
         assert values[role]["command"] == services[role]["command"], role
+    # The chart's worker runs its command with --tenant-queues, -Q and --concurrency from
+    # values (see the rendered checks below); compose spells them out.
+    assert services["worker"]["command"] == [
+        *values["worker"]["command"],
+        "--tenant-queues",
+        values["worker"]["tenantQueues"],
+        "-Q",
+        values["worker"]["queues"],
+        "--concurrency",
+        f"${{KESTREL_WORKER_CONCURRENCY:-{values['worker']['concurrency']}}}",
+    ]
     assert services["migrate"]["command"] == values["migrate"]["command"]
     assert "config.wsgi:application" in values["web"]["command"]
     assert values["worker"]["command"][:3] == ["celery", "-A", "config.celery_app"]
@@ -160,10 +188,150 @@ def test_entrypoint_roles_match_the_chart(tmp_path: Path) -> None:
 
 
 def test_one_image_runs_every_role_in_chart_and_compose() -> None:
-    for name in ("web", "worker", "beat", "migrate-job"):
+    for name in ("web", "beat", "migrate-job"):
         text = (CHART / "templates" / f"{name}.yaml").read_text()
         assert re.findall(r"image: (.+)", text) == ['{{ include "kestrel.image" . }}'], name
+    worker = re.findall(r"image: (.+)", _worker_container_template())
+    assert worker == ['{{ include "kestrel.image" $root }}']
     services = _compose()["services"]
     images = {services[role]["image"] for role in (*ROLES, "migrate")}
     builds = {services[role]["build"]["dockerfile"] for role in (*ROLES, "migrate")}
     assert len(images) == 1 and builds == {"deploy/Dockerfile"}
+
+
+# --- Workers and beat, as Helm renders them -------------------------------------------------
+
+# Helm's lint renders every template without a cluster; it cannot print them, but a template
+# that calls `fail` gets its message logged. This probe fails with the rendered manifests.
+_PROBE = (
+    '{{- $out := dict -}}{{- range $path := list "worker.yaml" "beat.yaml" "web.yaml" -}}'
+    '{{- $_ := set $out $path (include (print $.Template.BasePath "/" $path) $) -}}{{- end -}}'
+    '{{- fail (printf "RENDERED<<%s>>RENDERED" (toJson $out | b64enc)) -}}'
+)
+
+
+def _render(tmp_path: Path, values: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+    """The chart's workload manifests (by template file) and Helm's log, rendered by Helm's own
+    engine with `values` merged over values.yaml."""
+    _require_helm()
+    chart = tmp_path / "kestrel"
+    shutil.copytree(CHART, chart)
+    (chart / "templates" / "zz-render-probe.yaml").write_text(_PROBE)
+    command = [str(HELM_PYTHON), str(HELM_TOOL / "lint_chart.py"), str(chart)]
+    if values is not None:
+        override = tmp_path / "override.yaml"
+        override.write_text(yaml.safe_dump(values))
+        command.append(str(override))
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+    log = done.stdout + done.stderr
+    found = re.search(r"RENDERED<<([A-Za-z0-9+/=]+)>>RENDERED", log)
+    assert found, f"Helm did not render the chart:\n{log[-2000:]}"
+    files = json.loads(base64.b64decode(found.group(1)))
+    docs = {name: [d for d in yaml.safe_load_all(text) if d] for name, text in files.items()}
+    return docs, log
+
+
+def _container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+def _by_name(deployments: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"].removeprefix("test-release-kestrel-"): d for d in deployments}
+
+
+def test_rendered_worker_runs_the_compose_command(tmp_path: Path) -> None:
+    docs, _ = _render(tmp_path)
+    workers = _by_name(docs["worker.yaml"])
+    assert list(workers) == ["worker"]
+    worker = _container(workers["worker"])
+    compose = _compose()["services"]["worker"]["command"]
+    concurrency = str(_values()["worker"]["concurrency"])
+    assert compose[-2:] == ["--concurrency", f"${{KESTREL_WORKER_CONCURRENCY:-{concurrency}}}"]
+    assert worker["command"] + worker["args"] == [*compose[:-1], concurrency]
+    assert worker["args"][:4] == ["--tenant-queues", "reminders,reports", "-Q", "default"]
+    assert {e["name"] for e in worker["env"]} == set(ENV_VARS)
+    assert "inspect ping" in " ".join(worker["livenessProbe"]["exec"]["command"])
+    spec = workers["worker"]["spec"]["template"]["spec"]
+    assert spec["terminationGracePeriodSeconds"] == 60
+
+
+def test_beat_is_one_replica_recreated_whatever_the_values_say(tmp_path: Path) -> None:
+    for values in (None, {"beat": {"replicas": 3}}):
+        docs, log = _render(tmp_path / str(bool(values)), values)
+        (beat,) = docs["beat.yaml"]
+        assert beat["spec"]["replicas"] == 1
+        assert beat["spec"]["strategy"] == {"type": "Recreate"}
+        assert _container(beat)["command"] == _compose()["services"]["beat"]["command"]
+        # An install with beat.replicas != 1 stops here (lint only logs the failure).
+        refused = "beat runs as exactly one replica" in log
+        assert refused is bool(values)
+    compose = _compose()["services"]["beat"]
+    assert compose["deploy"]["replicas"] == 1
+    assert compose["healthcheck"]["test"] == ["CMD", *_values()["beat"]["livenessCommand"]]
+    assert (
+        _container(beat)["livenessProbe"]["exec"]["command"]
+        == (_values()["beat"]["livenessCommand"])
+    )
+
+
+def test_dedicated_pools_take_their_queues_from_the_main_pool(tmp_path: Path) -> None:
+    reports = {"workers": {"reports": {"enabled": True, "replicas": 3, "concurrency": 1}}}
+    docs, _ = _render(tmp_path / "reports", reports)
+    pools = _by_name(docs["worker.yaml"])
+    assert set(pools) == {"worker", "worker-reports"}
+    assert _container(pools["worker"])["args"][:2] == ["--tenant-queues", "reminders"]
+    assert pools["worker-reports"]["spec"]["replicas"] == 3
+    assert _container(pools["worker-reports"])["args"] == [
+        "--tenant-queues",
+        "reports",
+        "-Q",
+        "default",
+        "--concurrency",
+        "1",
+    ]
+    labels = {
+        p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] for p in pools.values()
+    }
+    assert labels == {"worker", "worker-reports"}  # no pool adopts another's pods
+
+    both = {"workers": {"reminders": {"enabled": True}, "reports": {"enabled": True}}}
+    docs, _ = _render(tmp_path / "both", both)
+    pools = _by_name(docs["worker.yaml"])
+    assert set(pools) == {"worker", "worker-reminders", "worker-reports"}
+    assert _container(pools["worker"])["args"][:4] == ["--tenant-queues", "none", "-Q", "default"]
+
+
+def test_extra_env_reaches_every_process_that_sends_or_runs_tasks(tmp_path: Path) -> None:
+    shards = {"name": "KESTREL_QUEUE_SHARDS", "value": "16"}
+    docs, _ = _render(tmp_path, {"extraEnv": [shards], "workers": {"reports": {"enabled": True}}})
+    deployments = [*docs["worker.yaml"], *docs["beat.yaml"], *docs["web.yaml"][:1]]
+    assert len(deployments) == 4
+    for deployment in deployments:
+        assert shards in _container(deployment)["env"], deployment["metadata"]["name"]
+
+
+def test_compose_worker_and_beat_have_health_checks_and_restart() -> None:
+    services = _compose()["services"]
+    for role in ("worker", "beat"):
+        assert services[role]["restart"] == "unless-stopped", role
+        # Their own checks: the image's default one asks for the web server on port 8000.
+        assert "8000" not in str(services[role]["healthcheck"]["test"]), role
+    ping = services["worker"]["healthcheck"]["test"]
+    assert ping[0] == "CMD-SHELL" and "inspect ping -d celery@$$HOSTNAME" in ping[1]
+    beat = services["beat"]
+    schedule = beat["command"][beat["command"].index("--schedule") + 1]
+    assert f"glob.glob('{schedule}*')" in beat["healthcheck"]["test"][-1]
+
+
+def test_dev_launcher_runs_the_same_worker_and_one_beat() -> None:
+    from deploy.dev import process_commands
+
+    commands = process_commands(port="8000")
+    assert set(commands) == {"web", "worker", "beat"}
+    worker = commands["worker"]
+    assert worker[1:3] == ["-m", "celery"]
+    compose = _compose()["services"]["worker"]["command"]
+    assert worker[3:-2] == compose[1:-2]  # same arguments up to the concurrency
+    assert commands["beat"][5] == "beat"

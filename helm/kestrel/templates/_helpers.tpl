@@ -48,3 +48,56 @@ volumes:
   - name: tmp
     emptyDir: {}
 {{- end -}}
+
+{{/* One pool of Celery workers. Called with (dict "root" $ "component" <name> "pool" <values>):
+     the pool's command, then --tenant-queues, -Q and --concurrency from its values. */}}
+{{- define "kestrel.workerDeployment" -}}
+{{- $root := .root -}}
+{{- $pool := .pool -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "kestrel.fullname" $root }}-{{ .component }}
+  labels:
+    {{- include "kestrel.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ .component }}
+spec:
+  replicas: {{ $pool.replicas }}
+  selector:
+    matchLabels:
+      {{- include "kestrel.selector" (dict "root" $root "component" .component) | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "kestrel.selector" (dict "root" $root "component" .component) | nindent 8 }}
+    spec:
+      {{- include "kestrel.podSpecCommon" $root | nindent 6 }}
+      # Warm shutdown: running tasks get this long to finish; a task cut off is acknowledged
+      # late, so it runs again on another worker.
+      terminationGracePeriodSeconds: {{ $pool.terminationGracePeriodSeconds }}
+      containers:
+        - name: worker
+          image: {{ include "kestrel.image" $root }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          command: {{ toJson $pool.command }}
+          args: {{ toJson (list "--tenant-queues" $pool.tenantQueues "-Q" $pool.queues "--concurrency" (toString $pool.concurrency)) }}
+          env:
+            {{- include "kestrel.env" (dict "root" $root "config" (include "kestrel.fullname" $root)) | nindent 12 }}
+            {{- with $root.Values.extraEnv }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          # The worker answers a ping over the broker: it is connected and its consumer runs.
+          livenessProbe:
+            exec:
+              command: ["sh", "-c", "celery -A config.celery_app inspect ping -d celery@$HOSTNAME --timeout 10"]
+            initialDelaySeconds: 30
+            periodSeconds: 60
+            timeoutSeconds: 30
+            failureThreshold: 3
+          securityContext:
+            {{- toYaml $root.Values.securityContext | nindent 12 }}
+          resources:
+            {{- toYaml $pool.resources | nindent 12 }}
+          volumeMounts:
+            - {name: tmp, mountPath: /tmp}
+{{- end -}}
