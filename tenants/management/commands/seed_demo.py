@@ -19,6 +19,8 @@ from apps.contacts.demo import seed_contacts
 from apps.core.urls_util import host_url, tenant_host
 from apps.deals.demo import seed_deals
 from apps.leads.demo import seed_leads
+from apps.notifications.demo import seed_notifications
+from apps.notifications.services import quiet as notifications_quiet
 from tenants.db import connection
 from tenants.models import Plan, Tenant
 from tenants.provisioning import tenant_provision
@@ -58,7 +60,8 @@ class Command(BaseCommand):
                 actor="seed",
             ).tenant
         new_key = None
-        with schema_context(tenant.schema_name):
+        # Made-up history notifies in the app but sends no email about it.
+        with schema_context(tenant.schema_name), notifications_quiet():
             for full_name, email, role in TEAM:
                 user, created = User.objects.get_or_create(
                     email=email, defaults={"full_name": full_name}
@@ -72,6 +75,7 @@ class Command(BaseCommand):
             seed_deals()
             seed_leads()
             seed_activities()
+            seed_notifications()
             if not ApiKey.objects.filter(name=DEMO_KEY_NAME).exists():
                 new_key = api_key_create(
                     name=DEMO_KEY_NAME,

@@ -1,0 +1,55 @@
+"""`make dev`'s demo: the owner finds an unread reminder, a deal a colleague handed over and a
+mention in a colleague's note; seeding sends no email about made-up history, and seeding again
+adds nothing."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django_tenants.utils import schema_context
+
+from apps.accounts.models import User
+from apps.notifications.demo import DEMO_OWNER
+from apps.notifications.models import Notification
+from tenants.models import ScheduledJob, Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed() -> None:
+    call_command("seed_demo", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_the_demo_owner_has_a_reminder_an_assignment_and_a_mention() -> None:
+    _seed()
+    tenant = Tenant.objects.get(slug="demo")
+    with schema_context(tenant.schema_name):
+        owner = User.objects.get(email=DEMO_OWNER)
+        mine = list(Notification.objects.filter(recipient=owner).select_related("actor"))
+        by_kind = {n.kind: n for n in mine}
+        assert sorted(n.kind for n in mine) == ["assignment", "mention", "reminder"]
+        reminder, assignment, mention = (
+            by_kind["reminder"],
+            by_kind["assignment"],
+            by_kind["mention"],
+        )
+        assert reminder.read_at is None and reminder.title.startswith("Reminder: ")
+        assert reminder.url.startswith("/activities/")
+        assert assignment.title.startswith("You were assigned a deal: ")
+        assert assignment.actor is not None and assignment.actor.email == "maya@demo.kestrel.test"
+        assert assignment.read_at is not None  # one read, so the list shows both states
+        assert mention.actor is not None and mention.actor.email == "tom@demo.kestrel.test"
+        assert mention.title == "Tom Becker mentioned you in a note: Globex wants a bigger discount"
+        assert mention.read_at is None
+        # The team heard of the records the owner seeded for them, in the app only.
+        lena_told = Notification.objects.filter(
+            recipient__email="lena@demo.kestrel.test", kind="assignment"
+        )
+        assert lena_told.exists()
+        count = Notification.objects.count()
+    assert not ScheduledJob.objects.filter(schema_name=tenant.schema_name, kind="email").exists()
+    _seed()
+    with schema_context(tenant.schema_name):
+        assert Notification.objects.count() == count
