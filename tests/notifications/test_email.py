@@ -103,3 +103,45 @@ def test_the_test_settings_keep_mail_in_memory(in_a: Tenant, rep: User, owner: U
     [sent] = mail.outbox
     assert sent.to == [rep.email]
     assert sent.from_email == "Alpha Ltd <no-reply@kestrel.invalid>"
+
+
+def test_a_due_email_job_reaches_the_inbox_once(
+    in_a: Tenant, rep: User, owner: User, smtp_server: Inbox
+) -> None:
+    """notify() -> the scheduled `email` job -> the delivery handler -> a real SMTP server;
+    delivering again sends nothing more."""
+    from apps.notifications.tasks import TASK_NAME, email_deliver
+    from tenants import jobs
+    from tenants.db import connection
+    from tenants.models import ScheduledJob
+
+    notification = _notification(rep, owner)
+    handled, more = jobs.deliver_due(kind="email", handler=email_deliver, task_name=TASK_NAME)
+    assert (handled, more) == (1, False)
+    [message] = smtp_server.messages
+    assert str(message["Subject"]) == notification.title
+    notification.refresh_from_db()
+    assert notification.emailed_at is not None
+    assert not ScheduledJob.objects.filter(
+        schema_name=connection.schema_name, kind="email", object_id=notification.pk
+    ).exists()
+    assert jobs.deliver_due(kind="email", handler=email_deliver, task_name=TASK_NAME) == (0, False)
+    assert len(smtp_server.envelopes) == 1
+
+
+def test_a_refused_email_stays_scheduled_for_a_retry(
+    in_a: Tenant, rep: User, owner: User, refusing_smtp_server: Inbox
+) -> None:
+    from apps.notifications.tasks import TASK_NAME, email_deliver
+    from tenants import jobs
+    from tenants.db import connection
+    from tenants.models import ScheduledJob
+
+    notification = _notification(rep, owner)
+    jobs.deliver_due(kind="email", handler=email_deliver, task_name=TASK_NAME)
+    job = ScheduledJob.objects.get(
+        schema_name=connection.schema_name, kind="email", object_id=notification.pk
+    )
+    assert job.attempts == 1 and "refused" in job.last_error
+    notification.refresh_from_db()
+    assert notification.emailed_at is None
