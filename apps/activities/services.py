@@ -35,6 +35,7 @@ from apps.records.services import actor_user as _actor_user
 from apps.records.services import default_owner, record_share, tags_resolve
 
 from .models import Activity, ActivityType, CalendarFeed, Outcome
+from .reminders import REMINDED_TYPES, anchor, default_minutes, reminders_forget, reminders_sync
 
 # The records an activity links to: keyword -> model.
 LINKS: dict[str, type[Any]] = {
@@ -198,9 +199,12 @@ def activity_create(
     tags: Iterable[str] | None = None,
     custom_fields: dict[str, Any] | None = None,
     allow_duplicate: bool = True,
+    reminders: Iterable[int] | None = None,
 ) -> Activity:
     """Create an activity assigned to `owner` (default: the actor). Every linked record must
-    be visible to the actor, else ValidationError naming the field."""
+    be visible to the actor, else ValidationError naming the field. `reminders` are minutes
+    before its start or due moment; None gives meetings, calls and tasks the assignee's
+    default reminders."""
     if not visibility.can_create(actor, Activity):
         raise PermissionDenied("Read-only access cannot create activities.")
     if type not in ActivityType.values:
@@ -246,6 +250,15 @@ def activity_create(
         activity.tags.set(tags_resolve(actor=actor, names=tags))
     assignment_notify(record=activity, actor=actor)
     mentions_notify(activity=activity, actor=actor)
+    if reminders is None:
+        wanted = (
+            default_minutes(activity.owner)
+            if activity.type in REMINDED_TYPES and not activity.done and anchor(activity)
+            else []
+        )
+    else:
+        wanted = list(reminders)
+    reminders_sync(activity=activity, minutes=wanted)
     _audit(actor, "activity.created", activity, type=activity.type)
     return activity
 
@@ -262,6 +275,7 @@ def activity_update(
     tags: Iterable[str] | None = None,
     custom_fields: dict[str, Any] | None = None,
     allow_duplicate: bool = True,
+    reminders: Iterable[int] | None = None,
     **fields: Any,
 ) -> Activity:
     """Change fields (only those given; pass None to leave one alone, except the time
@@ -335,12 +349,21 @@ def activity_update(
     assignment_notify(record=activity, actor=actor, previous_owner_id=previous_owner)
     if activity.body != previous_body:
         mentions_notify(activity=activity, actor=actor)
+    reminders_sync(activity=activity, minutes=None if reminders is None else list(reminders))
     changed = sorted(
         [
             *values,
             *times,
             *links,
-            *(n for n, v in (("tags", tags), ("custom_fields", custom_fields)) if v is not None),
+            *(
+                n
+                for n, v in (
+                    ("tags", tags),
+                    ("custom_fields", custom_fields),
+                    ("reminders", reminders),
+                )
+                if v is not None
+            ),
         ]
     )
     _audit(actor, "activity.changed", activity, fields=changed)
@@ -353,6 +376,7 @@ def activity_delete(*, actor: Any, activity: Activity) -> None:
         raise PermissionDenied("Only the assignee, their manager or an Admin may delete this.")
     _audit(actor, "activity.deleted", activity, subject=activity.subject)
     activity._history_user = _actor_user(actor)  # type: ignore[attr-defined]
+    reminders_forget(activity=activity)
     activity.delete()
 
 
@@ -371,6 +395,7 @@ def activity_complete(
     activity.done = done
     activity._history_user = _actor_user(actor)  # type: ignore[attr-defined]
     activity.save()
+    reminders_sync(activity=activity, minutes=None)
     _audit(actor, "activity.completed" if done else "activity.reopened", activity)
     return activity
 
@@ -416,6 +441,7 @@ def activity_reschedule(
     _normalise_times(activity)
     activity._history_user = _actor_user(actor)  # type: ignore[attr-defined]
     activity.save()
+    reminders_sync(activity=activity, minutes=None)
     _audit(
         actor,
         "activity.rescheduled",
