@@ -93,6 +93,23 @@ def redis_server_binary() -> str:
     raise RuntimeError("no redis-server: install the development dependencies (`make install`)")
 
 
+def group_members(group: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from /proc (Linux; [] elsewhere)."""
+    members = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()  # after "pid (command)"
+            if int(fields[2]) == group and fields[0] not in ("Z", "X"):
+                members.append(int(entry))
+    return members
+
+
 def _tail(path: Path, lines: int = 120) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -150,12 +167,16 @@ class _Process:
             time.sleep(0.05)
 
     def kill(self) -> None:
-        """SIGKILL the whole process group (the main process and any children), no goodbye."""
+        """SIGKILL the whole process group (the main process and any children), no goodbye;
+        returns once none of them runs any more."""
         if self.process is None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while group_members(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)  # SIGKILL is delivered, but a child may take a moment to die
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM (Celery: warm shutdown, Redis: save and exit), then make sure of the group."""
@@ -449,13 +470,19 @@ def celery_client(redis_server: RedisServer) -> Iterator[Any]:
 def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """Database access without a test transaction: what the test writes is committed, so
     the worker sees it. Clean up after yourself (`organisations` does)."""
+    from apps.core.models import FailedTask
     from tenants.db import connection
 
     with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        # Platform tasks that fail for good on the worker are recorded in the public schema;
+        # they must not outlive the test (other tests count the platform's failures).
+        last_failure = FailedTask.objects.order_by("-id").values_list("id", flat=True).first()
         try:
             yield
         finally:
             connection.set_schema_to_public()
+            FailedTask.objects.filter(id__gt=last_failure or 0).delete()
 
 
 class Organisations:

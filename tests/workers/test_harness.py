@@ -3,10 +3,8 @@ restart Redis, and that the rest of the suite gets its eager Celery back."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from tests.workers.conftest import (
     CeleryWorker,
     Organisations,
     RedisServer,
+    group_members,
     probe_records,
     wait_until,
 )
@@ -82,19 +81,3 @@ def test_celery_client_is_put_back_to_eager_for_the_other_tests() -> None:
     assert app.conf.task_always_eager is True
     assert app.conf.broker_url == settings.CELERY_BROKER_URL
     assert app.conf.result_backend == settings.CELERY_RESULT_BACKEND
-
-
-def group_members(group: int) -> list[int]:
-    """Live processes of a process group (Linux /proc), zombies excluded."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == group and state != "Z":
-            members.append(int(entry))
-    return members
