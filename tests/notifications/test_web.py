@@ -262,3 +262,17 @@ def test_reminders_set_through_the_api_show_and_can_be_unticked(in_a: Tenant, re
 def test_the_profile_links_to_the_settings(in_a: Tenant, rep: User) -> None:
     html = signed_in(in_a, rep).get("/accounts/profile/").content.decode()
     assert 'href="/notifications/settings/"' in html
+
+
+def test_times_read_naturally(in_a: Tenant, rep: User) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _tell(rep, "Fresh")
+    old = _tell(rep, "Old")
+    Notification.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(days=3, hours=1)
+    )
+    html = signed_in(in_a, rep).get("/notifications/").content.decode()
+    assert ">just now</time>" in html and ">3\xa0days, 1\xa0hour ago</time>" in html
