@@ -82,4 +82,16 @@ def test_the_bell_counts_without_reload_and_the_list_works_by_keyboard(
     assert page.locator("#notification-badge .notification-count").count() == 0
     page.goto(f"{base}/notifications/?unread=1")
     assert "Nothing unread" in page.content()
+
+    # Settings: untick mention emails, tick "1 day before" as well, save with the keyboard.
+    page.get_by_role("link", name="Notification settings").click()
+    page.get_by_label("Mentions of me in activities").uncheck()
+    page.get_by_label("1 day before").check()
+    shot(page, "notifications-settings")
+    page.get_by_role("button", name="Save").focus()
+    page.keyboard.press("Enter")
+    page.get_by_text("Notification settings saved.").wait_for()
+    assert page.get_by_label("1 day before").is_checked()
+    assert page.get_by_label("15 minutes before").is_checked()
+    assert not page.get_by_label("Mentions of me in activities").is_checked()
     assert_csp_clean(page)
