@@ -24,9 +24,10 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from .db import connection
 from .models import ScheduledJob
 
 logger = logging.getLogger(__name__)

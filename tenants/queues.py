@@ -21,9 +21,10 @@ import logging
 import zlib
 from typing import Any
 
-from celery import bootsteps
+from celery import bootsteps, shared_task
 from django.conf import settings
-from django.db import connection
+
+from .db import connection
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,16 @@ DEFAULT_QUEUE = "default"
 
 class WrongSchema(RuntimeError):
     """An organisation's task was sent from outside any organisation."""
+
+
+def tenant_task(kind: str, *, name: str) -> Any:
+    """Decorator for an organisation's task: routed to its `kind` queue, result ignored."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown queue kind {kind!r}; expected one of {', '.join(KINDS)}.")
+    # `tenant_queue` becomes an attribute of the task class (read by route_task); Celery's
+    # type stubs do not know custom task options, hence the cast.
+    decorator: Any = shared_task
+    return decorator(name=name, ignore_result=True, tenant_queue=kind)
 
 
 def queue_name(schema: str, kind: str) -> str:
@@ -108,7 +119,7 @@ class TenantQueues(bootsteps.StartStopStep):
     of the kinds this worker serves (`--tenant-queues reminders,reports`; `none` to serve only
     the queues given with -Q)."""
 
-    requires = {"celery.worker.consumer.tasks:Tasks"}
+    requires = ("celery.worker.consumer.tasks:Tasks",)
 
     def __init__(self, parent: Any, tenant_queues: str | None = None, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)

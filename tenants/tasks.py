@@ -78,9 +78,9 @@ def deliver_jobs(kind: str, handler: object, task_name: str) -> int:
     """The body of every delivery task: free the dispatch marker, deliver a batch of due jobs
     in the current organisation, and ask for another run at once if work remains."""
     from django.core.cache import caches
-    from django.db import connection
 
     from . import jobs
+    from .db import connection
 
     caches["platform"].delete(dispatch_marker(connection.schema_name, kind))
     handled, more = jobs.deliver_due(kind=kind, handler=handler, task_name=task_name)  # type: ignore[arg-type]

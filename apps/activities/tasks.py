@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from tenants.queues import tenant_task
 from tenants.tasks import deliver_jobs
 
 from .reminders import JOB_KIND, reminder_deliver
@@ -11,7 +10,7 @@ from .reminders import JOB_KIND, reminder_deliver
 TASK_NAME = "activities.tasks.deliver_due_reminders"
 
 
-@shared_task(name=TASK_NAME, ignore_result=True, tenant_queue="reminders")
+@tenant_task("reminders", name=TASK_NAME)
 def deliver_due_reminders() -> int:
     """Send this organisation's due reminders (sent by the dispatcher, at most one waiting
     per organisation). Each reminder is delivered in its own transaction, exactly once."""

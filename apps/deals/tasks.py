@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
+
+from tenants.queues import tenant_task
 
 SNAPSHOT_KEY = "reports:pipeline-snapshot"
 SNAPSHOT_SECONDS = 2 * 60 * 60
 
 
-@shared_task(name="deals.tasks.pipeline_snapshot", ignore_result=True, tenant_queue="reports")
+@tenant_task("reports", name="deals.tasks.pipeline_snapshot")
 def pipeline_snapshot() -> dict[str, Any]:
     """Open pipeline by stage (count, value and weighted value per currency) of every
     pipeline, over all of the organisation's open deals, kept in the organisation's own cache

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from celery import shared_task
 from django.utils import timezone
 
+from tenants.queues import tenant_task
 from tenants.tasks import deliver_jobs
 
 JOB_KIND = "email"
@@ -33,6 +33,6 @@ def email_deliver(notification_id: int) -> None:
     notification.save(update_fields=["emailed_at"])
 
 
-@shared_task(name=TASK_NAME, ignore_result=True, tenant_queue="reminders")
+@tenant_task("reminders", name=TASK_NAME)
 def deliver_due_emails() -> int:
     return deliver_jobs(JOB_KIND, email_deliver, TASK_NAME)

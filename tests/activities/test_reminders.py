@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -19,6 +18,7 @@ from apps.activities.models import Reminder, ReminderStatus
 from apps.activities.tasks import deliver_due_reminders
 from apps.notifications.models import Notification, NotificationSettings
 from tenants import jobs
+from tenants.db import connection
 from tenants.models import ScheduledJob, Tenant
 from tenants.tasks import dispatch_due_jobs
 
