@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import ctypes.util
 import importlib.util
 import json
 import os
@@ -93,6 +95,19 @@ def redis_server_binary() -> str:
     raise RuntimeError("no redis-server: install the development dependencies (`make install`)")
 
 
+def _on_parent_death(signum: int | None) -> Callable[[], None] | None:
+    """For Popen(preexec_fn=...): the child gets `signum` when the test run's process dies
+    (prctl PR_SET_PDEATHSIG; Linux only, elsewhere nothing)."""
+    if signum is None or not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+    def arm() -> None:
+        libc.prctl(1, signum)  # 1 = PR_SET_PDEATHSIG
+
+    return arm
+
+
 def group_members(group: int) -> list[int]:
     """Live (not zombie) processes of a process group, from /proc (Linux; [] elsewhere)."""
     members = []
@@ -121,6 +136,10 @@ class _Process:
     """A subprocess in a process group of its own, logging to a file."""
 
     name = "process"
+    # Signal the process gets when the test run dies without stopping it (Linux only);
+    # None where the process sees to that itself (worker_settings' watchdog stops the
+    # worker's whole group, pool children included).
+    parent_death_signal: int | None = None
 
     def __init__(self, argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.argv = argv
@@ -145,6 +164,7 @@ class _Process:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: kill() reaches its children
+                preexec_fn=_on_parent_death(self.parent_death_signal),
             )
         if self not in _RUNNING:
             _RUNNING.append(self)
@@ -193,6 +213,7 @@ class RedisServer(_Process):
     """A private redis-server on a fixed loopback port, stoppable and restartable."""
 
     name = "redis-server"
+    parent_death_signal = signal.SIGTERM
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.port = port or free_port()
