@@ -23,6 +23,7 @@ from tenants.queues import (
     queue_name,
     route_task,
     tenant_queues,
+    tenant_task,
     wanted_queues,
 )
 
@@ -42,6 +43,16 @@ def test_each_organisation_has_a_queue_of_its_own_per_kind() -> None:
 def test_an_unknown_kind_of_queue_is_refused() -> None:
     with pytest.raises(ValueError, match="Unknown queue kind 'emails'"):
         queue_name("t_acme", "emails")
+
+
+def test_organisation_tasks_declare_a_known_kind_of_queue() -> None:
+    assert (deliver_due_reminders.tenant_queue, deliver_due_reminders.ignore_result) == (
+        "reminders",
+        True,
+    )
+    assert pipeline_snapshot.tenant_queue == "reports"
+    with pytest.raises(ValueError, match="Unknown queue kind 'emails'"):
+        tenant_task("emails", name="tests.never_registered")
 
 
 @override_settings(KESTREL_QUEUE_SHARDS=4)
