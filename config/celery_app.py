@@ -7,6 +7,7 @@ the schema it ran in, where an Admin (or, for platform work, an operator) can se
 
 from __future__ import annotations
 
+import logging
 import os
 import traceback
 from typing import Any
@@ -38,6 +39,27 @@ def _install_steps() -> None:
 
 
 _install_steps()
+
+
+DISPATCHER = "tenants.tasks.dispatch_due_jobs"
+
+
+class QuietDispatcher(logging.Filter):
+    """The dispatcher runs every second; its log lines (beat sending it, the worker receiving
+    it, and runs that found nothing due) would drown everything else. Runs that sent work
+    still log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, dict) and args.get("name") == DISPATCHER:
+            return "return_value" in args and str(args["return_value"]) != "0"
+        return not (isinstance(args, tuple) and DISPATCHER in args)
+
+
+@signals.after_setup_logger.connect
+def quiet_dispatcher(logger: logging.Logger, **kwargs: Any) -> None:
+    for handler in logger.handlers:
+        handler.addFilter(QuietDispatcher())
 
 
 @signals.task_failure.connect
