@@ -35,7 +35,11 @@ CELERY_TASK_TIME_LIMIT = 300
 # Redis re-delivers a message that was taken but not acknowledged (its worker died) after the
 # visibility timeout. It must exceed the longest task (300 s) and any countdown we use: delays
 # longer than that are kept in PostgreSQL (tenants.ScheduledJob), never as Celery ETAs.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
+# priority_steps [0]: one Redis list per queue instead of kombu's four (we send no task
+# priorities), so a worker's BRPOP names 2 keys per organisation, not 8: at 1,000
+# organisations a worker's consume loop spends 3 ms of CPU per task instead of 11 ms
+# (bench/queues_scaling.py, docs/operations.md).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900, "priority_steps": [0]}
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_SEND_TASK_EVENTS = False
 

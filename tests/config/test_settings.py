@@ -89,6 +89,8 @@ def test_celery_settings_that_keep_background_work_safe() -> None:
     # shorter than the longest task and a slow task would run twice.
     assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
     assert conf.broker_transport_options["visibility_timeout"] == 900
+    # One Redis list per queue: a worker's BRPOP names 2 keys per organisation, not 8.
+    assert conf.broker_transport_options["priority_steps"] == [0]
 
 
 def test_organisation_tasks_are_routed_to_their_organisation_queue() -> None:
@@ -139,7 +141,10 @@ def test_production_runs_tasks_on_workers_with_the_same_celery_settings(
     assert module.CELERY_TASK_ACKS_LATE is True
     assert module.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
     assert module.CELERY_TASK_TIME_LIMIT == 300
-    assert module.CELERY_BROKER_TRANSPORT_OPTIONS == {"visibility_timeout": 900}
+    assert module.CELERY_BROKER_TRANSPORT_OPTIONS == {
+        "visibility_timeout": 900,
+        "priority_steps": [0],
+    }
     assert module.CELERY_TASK_ROUTES == ("tenants.queues.route_task",)
     assert module.KESTREL_QUEUE_SHARDS == 0
 
