@@ -80,6 +80,7 @@ bench: install
 	$(PY) bench/contacts.py
 	$(PY) bench/sales_data.py
 	$(PY) bench/sales.py
+	$(PY) bench/queues_scaling.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) tools/helm/.venv node_modules static/dist staticfiles .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml

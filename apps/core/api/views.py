@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.request import Request
@@ -89,12 +94,14 @@ class IsOrganisationAdmin(permissions.BasePermission):
 _RESOLVED = {"true": "resolved", "1": "resolved", "false": "unresolved", "0": "unresolved"}
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter(
-            "resolved", bool, description="true: only resolved ones; false: only unresolved."
-        )
-    ]
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "resolved", bool, description="true: only resolved ones; false: only unresolved."
+            )
+        ]
+    )
 )
 class FailedTaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """`/api/v1/failed-tasks/`: the organisation's background work that failed after all its
