@@ -20,6 +20,7 @@ organisation and kind to that organisation's own queue.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -39,6 +40,14 @@ BACKOFF_CAP = 2 * 60 * 60
 # A delivery task hands the queue back after this many jobs, so one organisation's backlog
 # never holds a worker for long (the dispatcher sends another task while work remains).
 BATCH = 200
+# ... or after this many seconds, well inside the task's soft time limit (240 s).
+BATCH_SECONDS = 60
+# A job whose handler was started this many times without finishing (its worker killed, e.g.
+# by the hard time limit, while handling it) is dropped and recorded as failed, rather than
+# holding up the organisation's work of that kind forever. Counted in Redis: a flush only
+# grants a few more tries.
+MAX_STARTS = 5
+STARTS_KEEP_SECONDS = 24 * 60 * 60
 
 _UPSERT = """
     INSERT INTO public.tenants_scheduledjob
@@ -79,7 +88,8 @@ def deliver_due(
     per job. Returns (jobs handled, whether due work may remain)."""
     schema = connection.schema_name
     handled = 0
-    while handled < limit:
+    stop_at = time.monotonic() + BATCH_SECONDS
+    while handled < limit and time.monotonic() < stop_at:
         with transaction.atomic():
             job = (
                 ScheduledJob.objects.select_for_update(skip_locked=True)
@@ -89,18 +99,56 @@ def deliver_due(
             )
             if job is None:
                 return handled, False
-            try:
-                with transaction.atomic():
-                    handler(job.object_id)
-            except Exception as exc:  # any failure is retried, then recorded
-                _failed(job, exc, task_name=task_name)
+            starts = _count_start(job)
+            if starts > MAX_STARTS:
+                _failed(
+                    job,
+                    RuntimeError(f"its handler was started {starts - 1} times and never finished"),
+                    task_name=task_name,
+                    final=True,
+                )
             else:
-                job.delete()
+                try:
+                    with transaction.atomic():
+                        handler(job.object_id)
+                except Exception as exc:  # any failure is retried, then recorded
+                    _failed(job, exc, task_name=task_name)
+                else:
+                    job.delete()
+                _forget_starts(job)
         handled += 1
     return handled, True
 
 
-def _failed(job: ScheduledJob, exc: Exception, *, task_name: str) -> None:
+def _starts_key(job: ScheduledJob) -> str:
+    return f"job-starts:{job.schema_name}:{job.kind}:{job.object_id}"
+
+
+def _count_start(job: ScheduledJob) -> int:
+    """Count one more start of this job's handler (kept outside the transaction, so a start
+    that never finishes still counts). Redis being unreachable counts as a first start."""
+    from django.core.cache import caches
+
+    cache = caches["platform"]
+    key = _starts_key(job)
+    try:
+        cache.add(key, 0, STARTS_KEEP_SECONDS)
+        return int(cache.incr(key))
+    except Exception:  # Redis down: delivery goes on, unprotected against a poison job
+        logger.warning("could not count starts of job %s %s", job.kind, job.object_id)
+        return 1
+
+
+def _forget_starts(job: ScheduledJob) -> None:
+    from django.core.cache import caches
+
+    try:
+        caches["platform"].delete(_starts_key(job))
+    except Exception:  # it expires by itself
+        logger.debug("could not forget starts of job %s %s", job.kind, job.object_id)
+
+
+def _failed(job: ScheduledJob, exc: Exception, *, task_name: str, final: bool = False) -> None:
     job.attempts += 1
     message = f"{type(exc).__name__}: {exc}"[:300]
     logger.warning(
@@ -111,7 +159,7 @@ def _failed(job: ScheduledJob, exc: Exception, *, task_name: str) -> None:
         job.attempts,
         message,
     )
-    if job.attempts >= MAX_ATTEMPTS:
+    if final or job.attempts >= MAX_ATTEMPTS:
         from apps.core.models import FailedTask
 
         FailedTask.objects.create(

@@ -252,3 +252,43 @@ def test_a_job_another_worker_holds_is_skipped_not_waited_for(tenant_a: Tenant) 
         finished.set()
         thread.join(timeout=10)
     assert errors == []
+
+
+def test_a_batch_also_stops_after_its_time_budget(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with schema_context(tenant_a.schema_name):
+        jobs.schedule(kind="email", object_id=7, due_at=ago())
+        ran: list[int] = []
+        monkeypatch.setattr(jobs, "BATCH_SECONDS", 0)
+        assert jobs.deliver_due(kind="email", handler=ran.append, task_name="t") == (0, True)
+        monkeypatch.setattr(jobs, "BATCH_SECONDS", 60)
+        assert jobs.deliver_due(kind="email", handler=ran.append, task_name="t") == (1, False)
+    assert ran == [7]
+
+
+def test_a_job_whose_handler_keeps_dying_is_dropped_and_recorded(tenant_a: Tenant) -> None:
+    """A handler killed mid-run (say by the hard time limit) rolls back and never counts a
+    failed attempt; its starts are counted apart, so it cannot hold the queue forever."""
+    from django.core.cache import caches
+
+    with schema_context(tenant_a.schema_name):
+        jobs.schedule(kind="email", object_id=99, due_at=ago())
+        job = ScheduledJob.objects.get(schema_name=tenant_a.schema_name, object_id=99)
+        # Five starts that never finished (each killed before its transaction committed).
+        caches["platform"].set(jobs._starts_key(job), jobs.MAX_STARTS, 60)
+        ran: list[int] = []
+        assert jobs.deliver_due(kind="email", handler=ran.append, task_name="mail") == (1, False)
+        assert ran == []
+        assert job_rows(tenant_a) == []
+        failure = FailedTask.objects.get(job_kind="email", object_id=99)
+        assert "started 5 times and never finished" in failure.error
+        assert failure.task_name == "mail"
+
+        # A job that finishes forgets its starts: the next one begins from one.
+        jobs.schedule(kind="email", object_id=100, due_at=ago())
+        job = ScheduledJob.objects.get(schema_name=tenant_a.schema_name, object_id=100)
+        caches["platform"].set(jobs._starts_key(job), 2, 60)
+        assert jobs.deliver_due(kind="email", handler=ran.append, task_name="mail") == (1, False)
+        assert ran == [100]
+        assert caches["platform"].get(jobs._starts_key(job)) is None
