@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from config.settings.email import EMAIL_ENV_VARS
 from config.settings.env import ENV_VARS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,7 +160,10 @@ def test_compose_env_names_are_the_settings_names() -> None:
     compose = _compose()
     for role in (*ROLES, "migrate"):
         service = compose["services"][role]
-        assert set(service["environment"]) == set(ENV_VARS), role
+        # The fixed interface, plus the optional email settings and queue sharding.
+        optional = {*EMAIL_ENV_VARS, "KESTREL_QUEUE_SHARDS"}
+        assert set(service["environment"]) == set(ENV_VARS) | optional, role
+        assert all(service["environment"][name] == f"${{{name}:-}}" for name in optional)
         assert service["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
     for role in ROLES:
