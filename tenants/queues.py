@@ -17,8 +17,10 @@ queues per kind (`reminders.s<k>`, k = crc32(schema) mod N). See docs/operations
 
 from __future__ import annotations
 
+import functools
 import logging
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from celery import bootsteps, shared_task
@@ -37,13 +39,39 @@ class WrongSchema(RuntimeError):
 
 
 def tenant_task(kind: str, *, name: str) -> Any:
-    """Decorator for an organisation's task: routed to its `kind` queue, result ignored."""
+    """Decorator for an organisation's task: routed to its `kind` queue, result ignored.
+
+    The task refuses to run in the public schema (WrongSchema). A worker routes it by the
+    sender's schema and refuses to send it from public (route_task), but an eager `.delay()`
+    (tests, `CELERY_TASK_ALWAYS_EAGER`) skips the router and would run it in public. A
+    message sent from an organisation that has since been deleted (a shared shard queue
+    still holds it) also arrives in public: that one is dropped with a warning."""
     if kind not in KINDS:
         raise ValueError(f"Unknown queue kind {kind!r}; expected one of {', '.join(KINDS)}.")
     # `tenant_queue` becomes an attribute of the task class (read by route_task); Celery's
     # type stubs do not know custom task options, hence the cast.
     decorator: Any = shared_task
-    return decorator(name=name, ignore_result=True, tenant_queue=kind)
+
+    def register(func: Callable[..., Any]) -> Any:
+        @functools.wraps(func)
+        def in_organisation(*args: Any, **kwargs: Any) -> Any:
+            if connection.schema_name == settings.PUBLIC_SCHEMA_NAME:
+                from tenant_schemas_celery.app import get_schema_name_from_task
+
+                sent_from = get_schema_name_from_task(task, kwargs)
+                if sent_from and sent_from != settings.PUBLIC_SCHEMA_NAME:
+                    logger.warning("%s dropped: organisation %s no longer exists", name, sent_from)
+                    return None
+                raise WrongSchema(
+                    f"{name} is an organisation's task and ran in the public schema: send it "
+                    "inside that organisation's schema (schema_context)."
+                )
+            return func(*args, **kwargs)
+
+        task = decorator(name=name, ignore_result=True, tenant_queue=kind)(in_organisation)
+        return task
+
+    return register
 
 
 def queue_name(schema: str, kind: str) -> str:

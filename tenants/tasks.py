@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from . import provisioning
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="tenants.tasks.warm_pool_refill", ignore_result=True)
@@ -66,10 +70,21 @@ def dispatch_due_jobs() -> int:
         task_path = settings.KESTREL_JOB_TASKS.get(kind)
         if schema not in active or task_path is None:
             continue  # suspended (its work waits) or a kind nobody delivers
-        if not markers.add(dispatch_marker(schema, kind), 1, timeout=DISPATCH_MARKER_SECONDS):
+        marker = dispatch_marker(schema, kind)
+        if not markers.add(marker, 1, timeout=DISPATCH_MARKER_SECONDS):
             continue
-        with schema_context(schema):
-            import_string(task_path).apply_async()
+        try:
+            with schema_context(schema):
+                import_string(task_path).apply_async()
+        except Exception:
+            # One organisation's failure (a task that does not import, a refused send) must
+            # not hold up the others, nor keep its own marker: the next run tries it again.
+            logger.exception("could not send %s to organisation %s", task_path, schema)
+            try:
+                markers.delete(marker)
+            except Exception:  # the marker expires by itself
+                logger.exception("could not clear the dispatch marker %s", marker)
+            continue
         sent += 1
     return sent
 
