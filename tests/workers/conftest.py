@@ -40,6 +40,10 @@ How the pieces fit:
   what they made: `organisations.make("label")` provisions a fresh organisation through the
   product's own service, and every one made is deleted (`tenants.services.tenant_delete`:
   schema dropped, scheduled jobs and queued messages purged) when the test ends.
+- `tests/workers/delivery_hold.py` (loaded by every worker): a pause inside each
+  notification insert, i.e. inside a reminder's delivery transaction, that a test switches
+  on through the private Redis (`delivery_hold.hold(client, seconds)`, `.release(client)`),
+  and a record of every insert and of every insert that committed.
 """
 
 from __future__ import annotations

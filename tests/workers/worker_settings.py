@@ -21,7 +21,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_BROKER_URL = os.environ["REDIS_URL"]
 CELERY_RESULT_BACKEND = os.environ["REDIS_URL"]  # type: ignore[assignment]  # None for the product
-CELERY_IMPORTS = ("tests.workers.probe_tasks",)
+# delivery_hold: a pause inside notification inserts that a test can switch on (its docstring).
+CELERY_IMPORTS = ("tests.workers.probe_tasks", "tests.workers.delivery_hold")
 KESTREL_QUEUE_REFRESH_SECONDS = 1
 # Scheduled jobs of kind "probe" are delivered by a probe task (tests/workers/probe_tasks.py).
 KESTREL_JOB_TASKS = {**_JOB_TASKS, "probe": "tests.workers.probe_tasks.deliver_due_probes"}
