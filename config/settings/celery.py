@@ -13,6 +13,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Keep reconnecting to Redis however long it is away (Celery's default gives up after 100
+# tries, about 45 minutes, and the worker then waits for its supervisor): reminders that fall
+# due meanwhile are kept in PostgreSQL and go out once it is back.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "tenants-warm-pool-refill": {

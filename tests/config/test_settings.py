@@ -91,6 +91,9 @@ def test_celery_settings_that_keep_background_work_safe() -> None:
     assert conf.broker_transport_options["visibility_timeout"] == 900
     # One Redis list per queue: a worker's BRPOP names 2 keys per organisation, not 8.
     assert conf.broker_transport_options["priority_steps"] == [0]
+    # Workers never give up on Redis: an outage makes work late, not a dead worker.
+    assert conf.broker_connection_max_retries is None
+    assert conf.broker_connection_retry_on_startup is True
 
 
 def test_organisation_tasks_are_routed_to_their_organisation_queue() -> None:
