@@ -50,14 +50,14 @@ GRACE = timedelta(minutes=1)
 
 
 def describe(minutes: int) -> str:
-    for value, label in PRESETS:
-        if value == minutes:
-            return label
-    if minutes % 1440 == 0:
-        return f"{minutes // 1440} days before"
-    if minutes % 60 == 0:
-        return f"{minutes // 60} hours before"
-    return f"{minutes} minutes before"
+    """'At the time', '45 minutes before', '1 hour before', '3 days before', '2 weeks before'."""
+    if minutes == 0:
+        return "At the time"
+    for size, unit in ((10080, "week"), (1440, "day"), (60, "hour"), (1, "minute")):
+        if minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}{'s' if count != 1 else ''} before"
+    return f"{minutes} minutes before"  # pragma: no cover - every whole number divides by 1
 
 
 def clean_minutes(values: Iterable[Any]) -> list[int]:

@@ -23,6 +23,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.activities.reminders import MAX_MINUTES as MAX_REMINDER_MINUTES
+from apps.activities.reminders import MAX_REMINDERS
 from apps.audit.services import audit_record
 from apps.records.services import actor_label, actor_user
 
@@ -34,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 EMAIL_JOB = "email"
 # Reminder presets run from "at the time" to one week before.
-MAX_REMINDER_MINUTES = 40_320  # four weeks
-MAX_REMINDERS = 5
 SETTING_FIELDS = ("email_reminders", "email_assignments", "email_mentions", "default_reminders")
 # Notifications that report what someone else did: nobody is told about their own doing.
 ABOUT_OTHERS = frozenset({NotificationKind.ASSIGNMENT, NotificationKind.MENTION})

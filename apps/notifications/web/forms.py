@@ -6,21 +6,10 @@ from typing import Any
 
 from django import forms
 
-from ..models import NotificationSettings
+from apps.activities.reminders import PRESETS as REMINDER_PRESETS
+from apps.activities.reminders import describe as minutes_label
 
-# (minutes before, label): the presets a new activity's reminders are chosen from.
-REMINDER_PRESETS: list[tuple[int, str]] = [
-    (0, "At the time"),
-    (5, "5 minutes before"),
-    (10, "10 minutes before"),
-    (15, "15 minutes before"),
-    (30, "30 minutes before"),
-    (60, "1 hour before"),
-    (120, "2 hours before"),
-    (1440, "1 day before"),
-    (2880, "2 days before"),
-    (10080, "1 week before"),
-]
+from ..models import NotificationSettings
 
 
 class NotificationSettingsForm(forms.Form):
@@ -61,14 +50,3 @@ class NotificationSettingsForm(forms.Form):
             )
         ]
         return form
-
-
-def minutes_label(minutes: int) -> str:
-    """'At the time', '45 minutes before', '1 hour before', '3 days before', ..."""
-    if minutes == 0:
-        return "At the time"
-    for size, unit in ((10080, "week"), (1440, "day"), (60, "hour"), (1, "minute")):
-        if minutes % size == 0:
-            count = minutes // size
-            return f"{count} {unit}{'s' if count != 1 else ''} before"
-    return f"{minutes} minutes before"  # pragma: no cover - every whole number divides by 1
