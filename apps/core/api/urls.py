@@ -18,7 +18,6 @@ urlpatterns = [
     path("", include("apps.leads.api.urls")),
     path("", include("apps.activities.api.urls")),
     path("", include("apps.notifications.api.urls")),
-    path("", include("apps.notifications.api.urls")),
     path("", include("apps.records.api.urls")),
     path("", include(router.urls)),
 ]
