@@ -81,6 +81,7 @@ bench: install
 	$(PY) bench/sales_data.py
 	$(PY) bench/sales.py
 	$(PY) bench/queues_scaling.py
+	$(PY) bench/reminders.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) tools/helm/.venv node_modules static/dist staticfiles .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml
