@@ -139,6 +139,11 @@ def purge(schema: str) -> int:
                 channel.queue_delete(name)
             except Exception:  # a queue that never existed is fine
                 logger.debug("queue %s had nothing to purge", name)
+            # Each queue has a direct exchange of its own name; its binding sets are kept by
+            # whichever process declared them, so they are removed by name here.
+            channel.client.delete(
+                channel.keyprefix_queue % (name,), channel.keyprefix_binding_permanent % (name,)
+            )
     return removed
 
 

@@ -113,5 +113,8 @@ def test_deleting_an_organisation_purges_its_queues(
         services.tenant_delete(tenant=tenant, confirmation=tenant.slug, actor="test")
 
     assert redis.exists(waiting_reports) == 0
+    # Nothing of the deleted organisations' queues stays in Redis, bindings included.
+    for tenant in (waiting, served):
+        assert redis.keys(f"*{tenant.schema_name}*") == []
     wait_until(lambda: not (served_queues & celery_worker.active_queues()), REFRESH_LIMIT)
     assert probe_records(redis_server, run, 1, timeout=0) == []
