@@ -10,3 +10,16 @@ document.addEventListener("htmx:configRequest", (event) => {
     event.detail.headers["X-CSRFToken"] = token.content;
   }
 });
+
+// The bell's count is polled every 15 s; a hidden tab skips its polls and catches up at once
+// when it is shown again (the badge listens for "notifications-changed").
+document.addEventListener("htmx:beforeRequest", (event) => {
+  if (document.hidden && event.detail.elt.id === "notification-badge") {
+    event.preventDefault();
+  }
+});
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && document.getElementById("notification-badge")) {
+    htmx.trigger(document.body, "notifications-changed");
+  }
+});

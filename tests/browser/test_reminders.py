@@ -87,4 +87,21 @@ def test_reminders_set_in_the_form_ring_the_bell_without_reload(
     page.get_by_role("link", name="Meeting now: Compiler review").click()
     page.wait_for_url(f"{base}/activities/{meeting.pk}/")
     assert page.locator(".facts").inner_text().count("· sent ") == 2
+
+    # A hidden tab does not poll the bell; shown again, it catches up at once.
+    polls: list[str] = []
+    page.on("request", lambda r: "/notifications/badge/" in r.url and polls.append(r.url))
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+        "document.dispatchEvent(new Event('visibilitychange'));"
+        "htmx.trigger(document.body, 'notifications-changed');"
+    )
+    page.wait_for_timeout(500)
+    assert polls == []
+    with page.expect_request(lambda r: "/notifications/badge/" in r.url):
+        page.evaluate(
+            "Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+            "document.dispatchEvent(new Event('visibilitychange'));"
+        )
+    assert len(polls) == 1
     assert_csp_clean(page)
