@@ -312,25 +312,48 @@ def mentions_notify(*, activity: Any, actor: Any) -> list[Notification]:
     part of their email before the @) who may see the activity. Once per activity and person:
     editing the body again tells only those newly mentioned. Runs in the caller's
     transaction."""
+    who = _display(actor) or "Someone"
+    return _mentions(
+        record=activity,
+        text=activity.body or "",
+        actor=actor,
+        title=f"{who} mentioned you in {_noun(activity)}: {activity.subject}",
+        key=f"activity:{activity.pk}",
+    )
+
+
+def note_mentions_notify(*, record: Any, note_id: int, body: str, actor: Any) -> list[Notification]:
+    """The same for a note added to a record's timeline: each mentioned person who may see
+    the record is told once, with a link to the record."""
+    who = _display(actor) or "Someone"
+    return _mentions(
+        record=record,
+        text=body,
+        actor=actor,
+        title=f"{who} mentioned you in a note on {_noun(record)}: {record}",
+        key=f"note:{note_id}",
+    )
+
+
+def _mentions(*, record: Any, text: str, actor: Any, title: str, key: str) -> list[Notification]:
     from apps.core import visibility
 
-    found = mentions.mentioned_users(activity.body or "")
+    found = mentions.mentioned_users(text)
     if not found:
         return []
-    model = type(activity)
-    who = _display(actor) or "Someone"
+    model = type(record)
     made: list[Notification] = []
     for user in found:
-        if not visibility.visible(model.objects.filter(pk=activity.pk), user).exists():
+        if not visibility.visible(model.objects.filter(pk=record.pk), user).exists():
             continue
         notification = notify(
             recipient=user,
             kind=NotificationKind.MENTION,
-            title=f"{who} mentioned you in {_noun(activity)}: {activity.subject}",
-            body=_snippet(activity.body),
-            url=record_path(activity),
+            title=title,
+            body=_snippet(text),
+            url=record_path(record),
             actor=actor,
-            dedupe_key=f"mention:activity:{activity.pk}:user:{user.pk}",
+            dedupe_key=f"mention:{key}:user:{user.pk}",
         )
         if notification is not None:
             made.append(notification)

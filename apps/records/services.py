@@ -377,4 +377,7 @@ def note_add(*, actor: Any, entity: str, record: Any, body: str) -> Any:
         body=body,
     )
     _audit(actor, "note.added", record)
+    from apps.notifications.services import note_mentions_notify
+
+    note_mentions_notify(record=record, note_id=entry.pk, body=body, actor=actor)
     return entry

@@ -105,3 +105,27 @@ def test_the_assignee_is_told_of_both_assignment_and_mention(owner: User, rep: U
     )
     kinds = sorted(Notification.objects.filter(recipient=rep).values_list("kind", flat=True))
     assert kinds == ["assignment", "mention"]
+
+
+def test_a_timeline_note_on_a_record_tells_mentioned_people_who_may_see_the_record(
+    owner: User, rep: User, readonly: User
+) -> None:
+    from apps.contacts.services import contact_create
+    from apps.records.services import note_add
+
+    contact = contact_create(actor=owner, first_name="Ada", last_name="Byron")
+    entry = note_add(
+        actor=owner,
+        entity="contact",
+        record=contact,
+        body="@Rae Readonly and @Rita Rep: she asked for the security review.",
+    )
+    # The Owner's contact is visible to read-only members, not to a rep who neither owns it
+    # nor had it shared.
+    told = _mentions(readonly)
+    who = owner.get_full_name()
+    assert [n.title for n in told] == [f"{who} mentioned you in a note on a contact: Ada Byron"]
+    assert told[0].url == f"/contacts/{contact.pk}/"
+    assert "security review" in told[0].body
+    assert _mentions(rep) == []
+    assert entry.pk is not None
