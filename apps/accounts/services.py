@@ -375,4 +375,23 @@ def user_reassign_records(
         detail={"from": from_user.email, "to": to_user.email, "moved": moved},
         ip_address=ip_address,
     )
+    if moved:
+        from apps.notifications.services import notify
+
+        total = sum(moved.values())
+        labels = {
+            label: (meta.verbose_name, meta.verbose_name_plural)
+            for label, meta in ((label, django_apps.get_model(label)._meta) for label in moved)
+        }
+        kinds = ", ".join(
+            f"{count} {labels[label][0] if count == 1 else labels[label][1]}"
+            for label, count in sorted(moved.items())
+        )
+        notify(
+            recipient=to_user,
+            kind="assignment",
+            title=f"You were given {total} records of {from_user.get_full_name()}",
+            body=kinds,
+            actor=actor,
+        )
     return moved

@@ -193,7 +193,7 @@ def reminder_deliver(reminder_id: int) -> None:
 
     reminder = (
         Reminder.objects.select_for_update(of=("self",))
-        .select_related("activity", "recipient")
+        .select_related("activity__owner")
         .filter(pk=reminder_id)
         .first()
     )
@@ -204,6 +204,9 @@ def reminder_deliver(reminder_id: int) -> None:
         reminder.status = ReminderStatus.CANCELLED
         reminder.save(update_fields=["status"])
         return
+    # Whoever holds the activity now: records handed over in bulk (someone leaving) change
+    # owners without passing through the activity services.
+    reminder.recipient = activity.owner
     notify(
         recipient=reminder.recipient,
         kind="reminder",
@@ -214,4 +217,4 @@ def reminder_deliver(reminder_id: int) -> None:
     )
     reminder.status = ReminderStatus.SENT
     reminder.sent_at = timezone.now()
-    reminder.save(update_fields=["status", "sent_at"])
+    reminder.save(update_fields=["status", "sent_at", "recipient"])

@@ -189,3 +189,28 @@ def test_a_done_activity_is_not_reminded(in_a: Tenant, owner: User) -> None:
     reminder.refresh_from_db()
     assert reminder.status == ReminderStatus.CANCELLED
     assert not Notification.objects.filter(kind="reminder").exists()
+
+
+def test_records_handed_over_in_bulk_bring_their_reminders_to_the_new_owner(
+    in_a: Tenant, owner: User, rep: User, other_rep: User
+) -> None:
+    """Someone leaves: an Admin gives all their records to a colleague in one action. The
+    colleague is told once, and the leaver's pending reminders now reach the colleague."""
+    from apps.accounts.services import user_reassign_records
+    from apps.contacts.services import contact_create
+
+    contact_create(actor=owner, first_name="Kept", last_name="Client", owner=rep)
+    meeting = _meeting(owner, owner=rep, reminders=[10])
+    user_reassign_records(from_user=rep, to_user=other_rep, actor=owner)
+    told = Notification.objects.get(recipient=other_rep, kind="assignment")
+    assert told.title == "You were given 2 records of Rita Rep"
+    assert told.body == "1 activity, 1 contact"
+
+    rep.is_active = False
+    rep.save(update_fields=["is_active"])
+    _fall_due(meeting)
+    deliver_due_reminders.apply()
+    reminder = meeting.reminders.get()
+    assert reminder.status == ReminderStatus.SENT and reminder.recipient == other_rep
+    assert Notification.objects.filter(recipient=other_rep, kind="reminder").count() == 1
+    assert not Notification.objects.filter(recipient=rep, kind="reminder").exists()
