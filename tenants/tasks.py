@@ -41,7 +41,7 @@ def workspace_reminder_send(*, email: str, scheme: str = "https", port: str = "4
 
 # While a delivery task for (organisation, kind) waits in its queue, the dispatcher does not
 # send another; the marker expires so that a lost message is replaced within this many seconds.
-DISPATCH_MARKER_SECONDS = 30
+DISPATCH_MARKER_SECONDS = 10
 
 
 def dispatch_marker(schema: str, kind: str) -> str:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_dispatch_markers(tenant_a: Tenant) -> None:
-    """Markers live in Redis for 30 s; one left by an earlier run must not hold a dispatch."""
+    """Markers live in Redis for 10 s; one left by an earlier run must not hold a dispatch."""
     from django.core.cache import caches
 
     from tenants.tasks import dispatch_marker

@@ -1,7 +1,7 @@
 """The dispatcher (tenants.tasks.dispatch_due_jobs) keeps going when one organisation's
 delivery task cannot be sent: the others still get their due work, the failure is logged with
 the organisation's schema, and its dispatch marker is cleared so the next run tries again
-instead of waiting out the marker's 30 s."""
+instead of waiting out the marker's 10 s."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _due_reminder(tenant: Tenant, subject: str) -> Reminder:
 
 @pytest.fixture
 def no_markers(tenant_a: Tenant, tenant_b: Tenant) -> None:
-    """Markers live in Redis for 30 s; one left by an earlier run must not hold a dispatch."""
+    """Markers live in Redis for 10 s; one left by an earlier run must not hold a dispatch."""
     for tenant in (tenant_a, tenant_b):
         for kind in ("reminder", "email", BROKEN_KIND):
             caches["platform"].delete(dispatch_marker(tenant.schema_name, kind))
