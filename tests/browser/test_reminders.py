@@ -90,7 +90,12 @@ def test_reminders_set_in_the_form_ring_the_bell_without_reload(
 
     # A hidden tab does not poll the bell; shown again, it catches up at once.
     polls: list[str] = []
-    page.on("request", lambda r: "/notifications/badge/" in r.url and polls.append(r.url))
+
+    def count_poll(request: Any) -> None:
+        if "/notifications/badge/" in request.url:
+            polls.append(request.url)
+
+    page.on("request", count_poll)
     page.evaluate(
         "Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
         "document.dispatchEvent(new Event('visibilitychange'));"
