@@ -1,20 +1,18 @@
-"""Demo notifications for `make dev`: the demo owner finds an unread reminder, a deal assigned to
-them by a colleague and a mention in a colleague's note, so the bell has something to show.
-Made through the real services (an owner change, an activity with an @-mention) and without
-email. Safe to run again (does nothing once the owner has notifications)."""
+"""Demo notifications for `make dev`: the demo owner finds a deal assigned to them by a colleague
+and a mention in a colleague's note, so the bell has something to show at once; real
+reminders follow minutes later (the activities demo's "Kestrel tour" meeting). Made through the
+real services (an owner change, an activity with an @-mention) and without email. Safe to run
+again (does nothing once the owner has notifications)."""
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 from apps.accounts.models import User
-from apps.activities.models import Activity
 from apps.activities.services import activity_create
 from apps.deals.models import Deal
 from apps.deals.services import deal_update
 
 from .models import Notification, NotificationKind
-from .services import notification_mark_read, notify, quiet, record_path
+from .services import notification_mark_read, quiet
 
 DEMO_OWNER = "owner@demo.kestrel.test"
 
@@ -45,19 +43,3 @@ def seed_notifications() -> None:
                 "They sign this week if we do."
             ),
         )
-        # A reminder of one of the owner's own activities, falling due now.
-        upcoming = (
-            Activity.objects.filter(owner=owner, done=False, scheduled_at__gte=timezone.now())
-            .order_by("scheduled_at")
-            .first()
-        )
-        if upcoming is not None:
-            when = timezone.localtime(upcoming.scheduled_at).strftime("%H:%M")
-            notify(
-                recipient=owner,
-                kind=NotificationKind.REMINDER,
-                title=f"Reminder: {upcoming.subject} at {when}",
-                body="15 minutes before.",
-                url=record_path(upcoming),
-                dedupe_key="demo:reminder",
-            )

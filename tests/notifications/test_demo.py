@@ -1,6 +1,6 @@
-"""`make dev`'s demo: the owner finds an unread reminder, a deal a colleague handed over and a
-mention in a colleague's note; seeding sends no email about made-up history, and seeding again
-adds nothing."""
+"""`make dev`'s demo: the owner finds a deal a colleague handed over and a mention in a
+colleague's note, and real reminders are on their way; seeding sends no email about made-up
+history, and seeding again adds nothing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
+from apps.activities.models import Activity
 from apps.notifications.demo import DEMO_OWNER
 from apps.notifications.models import Notification
 from tenants.models import ScheduledJob, Tenant
@@ -22,21 +23,20 @@ def _seed() -> None:
     call_command("seed_demo", stdout=io.StringIO(), stderr=io.StringIO())
 
 
-def test_the_demo_owner_has_a_reminder_an_assignment_and_a_mention() -> None:
+def test_the_demo_owner_has_an_assignment_a_mention_and_reminders_on_the_way() -> None:
     _seed()
     tenant = Tenant.objects.get(slug="demo")
     with schema_context(tenant.schema_name):
         owner = User.objects.get(email=DEMO_OWNER)
         mine = list(Notification.objects.filter(recipient=owner).select_related("actor"))
         by_kind = {n.kind: n for n in mine}
-        assert sorted(n.kind for n in mine) == ["assignment", "mention", "reminder"]
-        reminder, assignment, mention = (
-            by_kind["reminder"],
-            by_kind["assignment"],
-            by_kind["mention"],
-        )
-        assert reminder.read_at is None and reminder.title.startswith("Reminder: ")
-        assert reminder.url.startswith("/activities/")
+        assert sorted(n.kind for n in mine) == ["assignment", "mention"]
+        assignment, mention = by_kind["assignment"], by_kind["mention"]
+        # The tour meeting's real reminders are scheduled to ring within minutes.
+        tour = Activity.objects.get(subject="Kestrel tour: watch the bell")
+        pending = tour.reminders.filter(status="pending", recipient=owner)
+        assert pending.count() == 2
+        pending_ids = set(pending.values_list("pk", flat=True))
         assert assignment.title.startswith("You were assigned a deal: ")
         assert assignment.actor is not None and assignment.actor.email == "maya@demo.kestrel.test"
         assert assignment.read_at is not None  # one read, so the list shows both states
@@ -50,6 +50,14 @@ def test_the_demo_owner_has_a_reminder_an_assignment_and_a_mention() -> None:
         assert lena_told.exists()
         count = Notification.objects.count()
     assert not ScheduledJob.objects.filter(schema_name=tenant.schema_name, kind="email").exists()
+    assert (
+        set(
+            ScheduledJob.objects.filter(
+                schema_name=tenant.schema_name, kind="reminder"
+            ).values_list("object_id", flat=True)
+        )
+        >= pending_ids
+    )
     _seed()
     with schema_context(tenant.schema_name):
         assert Notification.objects.count() == count
