@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 
 from .models import FailedTask
@@ -20,3 +24,22 @@ def failed_task_list(*, status: str = "") -> QuerySet[FailedTask]:
     elif status == "resolved":
         tasks = tasks.filter(resolved_at__isnull=False)
     return tasks
+
+
+FAILED_TASK_PAGE_SIZE = 25
+
+
+def failed_task_page(*, params: Mapping[str, str], resolve_url: str) -> dict[str, Any]:
+    """What a failed-tasks page shows (the organisation's settings page and the operator
+    console's): one page of `failed_task_list` filtered by `params["status"]`, the unresolved
+    count, and the URL name that marks one resolved."""
+    status = params.get("status", "")
+    status = status if status in FAILED_TASK_STATUSES else ""
+    return {
+        "page": Paginator(failed_task_list(status=status), FAILED_TASK_PAGE_SIZE).get_page(
+            params.get("page")
+        ),
+        "status": status,
+        "unresolved": failed_task_list(status="unresolved").count(),
+        "resolve_url": resolve_url,
+    }

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from apps.core.models import FailedTask
 from apps.core.ratelimit import client_ip, rate_limit
-from apps.core.selectors import FAILED_TASK_STATUSES, failed_task_list
+from apps.core.selectors import failed_task_page
 from apps.core.services import platform_failed_task_resolve
 from tenants import provisioning, schemas, services
 from tenants.models import AuditEvent, Tenant, TenantStatus
@@ -176,19 +176,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def failed_tasks(request: HttpRequest) -> HttpResponse:
     """The platform's own background work (public schema: sign-up emails, the warm pool, the
     dispatcher) that failed after all its retries."""
-    status = request.GET.get("status", "")
-    status = status if status in FAILED_TASK_STATUSES else ""
-    page = Paginator(failed_task_list(status=status), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "tenants/console/failed_tasks.html",
-        {
-            "page": page,
-            "status": status,
-            "unresolved": failed_task_list(status="unresolved").count(),
-            "resolve_url": "console:failed-task-resolve",
-        },
-    )
+    context = failed_task_page(params=request.GET, resolve_url="console:failed-task-resolve")
+    return render(request, "tenants/console/failed_tasks.html", context)
 
 
 @staff_required

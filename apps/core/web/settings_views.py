@@ -4,7 +4,6 @@ Owners and Admins only."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,31 +14,14 @@ from apps.accounts.web.decorators import admin_required
 from apps.core.ratelimit import client_ip
 
 from ..models import FailedTask
-from ..selectors import FAILED_TASK_STATUSES, failed_task_list
+from ..selectors import failed_task_page
 from ..services import failed_task_resolve
-
-PAGE_SIZE = 25
-
-
-def _status(request: HttpRequest) -> str:
-    status = request.GET.get("status", "")
-    return status if status in FAILED_TASK_STATUSES else ""
 
 
 @admin_required
 def failed_task_index(request: HttpRequest) -> HttpResponse:
-    status = _status(request)
-    page = Paginator(failed_task_list(status=status), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "core/background_jobs.html",
-        {
-            "page": page,
-            "status": status,
-            "unresolved": failed_task_list(status="unresolved").count(),
-            "resolve_url": "backgroundjobs:resolve",
-        },
-    )
+    context = failed_task_page(params=request.GET, resolve_url="backgroundjobs:resolve")
+    return render(request, "core/background_jobs.html", context)
 
 
 @admin_required
