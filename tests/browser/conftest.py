@@ -157,6 +157,15 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
+def sign_in(page: Any, base: str, email: str, password: str) -> None:
+    """Sign in on the organisation at `base` through its login form; lands on Home."""
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

@@ -17,7 +17,7 @@ from apps.activities import services as activity_services
 from apps.activities.models import Activity
 from apps.contacts import services as contact_services
 from tenants.provisioning import tenant_provision
-from tests.browser.conftest import assert_csp_clean, shot
+from tests.browser.conftest import assert_csp_clean, shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,11 +39,7 @@ def _organisation(created: list[str], django_db_blocker: Any) -> Any:
 
 
 def _sign_in(page: Any, base: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(OWNER[0])
-    page.get_by_label("Password").fill(OWNER[1])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, OWNER[0], OWNER[1])
 
 
 def _fetch_anonymously(address: str, port: str) -> tuple[int, str]:

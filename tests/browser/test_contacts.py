@@ -13,7 +13,7 @@ from django_tenants.utils import schema_context
 from apps.contacts import services as contact_services
 from tenants.models import Tenant
 from tenants.provisioning import tenant_provision
-from tests.browser.conftest import assert_csp_clean, shot
+from tests.browser.conftest import assert_csp_clean, shot, sign_in
 from tests.conftest import BETA, PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -36,11 +36,7 @@ def _organisation(created: list[str], django_db_blocker: Any) -> Any:
 
 
 def _sign_in(page: Any, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, email, password)
 
 
 def _search(page: Any, text: str) -> Any:

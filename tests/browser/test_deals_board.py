@@ -17,7 +17,7 @@ from apps.accounts.services import user_set_role
 from apps.deals import services as deal_services
 from apps.deals.models import Deal
 from tenants.provisioning import tenant_provision
-from tests.browser.conftest import assert_csp_clean, shot
+from tests.browser.conftest import assert_csp_clean, shot, sign_in
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -69,11 +69,7 @@ def _organisation(created: list[str], django_db_blocker: Any) -> dict[str, Any]:
 
 
 def _sign_in(page: Any, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, email, password)
 
 
 def _drag(page: Any, card: Any, target: Any) -> None:

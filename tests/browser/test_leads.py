@@ -19,7 +19,7 @@ from apps.accounts.models import User
 from apps.leads.models import Lead
 from apps.leads.webforms import webform_create
 from tenants.provisioning import tenant_provision
-from tests.browser.conftest import assert_csp_clean, shot
+from tests.browser.conftest import assert_csp_clean, shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -90,11 +90,7 @@ def test_web_form_lead_converted_into_contact_with_deal(
         assert lead.utm_campaign == "spring-sale" and lead.utm_source == "newsletter"
 
     # The owner finds the lead by its campaign.
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(OWNER[0])
-    page.get_by_label("Password").fill(OWNER[1])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, OWNER[0], OWNER[1])
     page.goto(f"{base}/leads/?utm_campaign=spring-sale")
     page.get_by_role("link", name="Katherine Johnson").click()
     page.wait_for_url(re.compile(r"/leads/\d+/$"))

@@ -16,7 +16,7 @@ from apps.accounts.services import user_set_role
 from apps.deals.services import deal_create
 from apps.notifications.services import notify
 from tenants.provisioning import tenant_provision
-from tests.browser.conftest import assert_csp_clean, shot
+from tests.browser.conftest import assert_csp_clean, shot, sign_in
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,10 +45,7 @@ def test_the_bell_counts_without_reload_and_the_list_works_by_keyboard(
             user_set_role(user=colleague, role=Role.ADMIN)
             notify(recipient=owner, kind="reminder", title="Reminder: Call the CFO at 15:00")
     base = f"http://{slug}.localhost:{server}"
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(OWNER[0])
-    page.get_by_label("Password").fill(OWNER[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base, OWNER[0], OWNER[1])
     bell = page.get_by_role("link", name="Notifications")
     count = page.locator("#notification-badge .notification-count")
     assert count.inner_text() == "1"

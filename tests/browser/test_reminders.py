@@ -18,7 +18,7 @@ from apps.activities.models import Activity, Reminder
 from tenants import jobs
 from tenants.provisioning import tenant_provision
 from tenants.tasks import dispatch_due_jobs, dispatch_marker
-from tests.browser.conftest import assert_csp_clean, shot
+from tests.browser.conftest import assert_csp_clean, shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,10 +41,7 @@ def test_reminders_set_in_the_form_ring_the_bell_without_reload(
         )
     schema = org.tenant.schema_name
     base = f"http://{slug}.localhost:{server}"
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(OWNER[0])
-    page.get_by_label("Password").fill(OWNER[1])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base, OWNER[0], OWNER[1])
 
     start = (timezone.now() + timedelta(hours=3)).replace(second=0, microsecond=0)
     page.goto(f"{base}/activities/new/")
