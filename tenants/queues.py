@@ -38,7 +38,7 @@ class WrongSchema(RuntimeError):
     """An organisation's task was sent from outside any organisation."""
 
 
-def tenant_task(kind: str, *, name: str) -> Any:
+def tenant_task(kind: str, *, name: str, **options: Any) -> Any:
     """Decorator for an organisation's task: routed to its `kind` queue, result ignored.
 
     The task refuses to run in the public schema (WrongSchema). A worker routes it by the
@@ -68,7 +68,7 @@ def tenant_task(kind: str, *, name: str) -> Any:
                 )
             return func(*args, **kwargs)
 
-        task = decorator(name=name, ignore_result=True, tenant_queue=kind)(in_organisation)
+        task = decorator(name=name, ignore_result=True, tenant_queue=kind, **options)(in_organisation)
         return task
 
     return register

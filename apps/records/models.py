@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 
 
@@ -41,6 +42,8 @@ class RecordBase(models.Model):
     global search matches by trigram and full text."""
 
     custom_fields = models.JSONField(default=dict, blank=True)
+    # The record's id in the system it was imported from; imports can match on it.
+    external_id = models.CharField("external id", max_length=100, blank=True, default="")
     search_text = models.TextField(default="", blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -180,6 +183,9 @@ def record_indexes(prefix: str) -> list[models.Index]:
         GinIndex(fields=["custom_fields"], opclasses=["jsonb_path_ops"], name=f"{prefix}_cf_gin"),
         GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"], name=f"{prefix}_trgm"),
         GinIndex(SearchVector("search_text", config="simple"), name=f"{prefix}_fts"),
+        models.Index(
+            fields=["external_id"], name=f"{prefix}_external_id", condition=~Q(external_id="")
+        ),
     ]
 
 

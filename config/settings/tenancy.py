@@ -40,6 +40,7 @@ TENANT_APPS: list[str] = [
     "apps.leads",
     "apps.activities",
     "apps.notifications",
+    "apps.imports",
 ]
 
 INSTALLED_APPS: list[str] = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -1,0 +1,985 @@
+"""The importer: read every row, clean each mapped cell with its widget, match rows to
+existing records, then write in bulk.
+
+What callers may rely on:
+
+- A dry run writes nothing and reports exactly what a real run would do (created, updated,
+  unchanged, duplicates, skipped, and every error with its row, column and message).
+- A real run writes inside ONE transaction: every accepted row, or (on any failure, a cancel,
+  or a worker dying) nothing at all. Rows with errors are left out and handed to `rejected`.
+- Updates write only records whose values differ, so importing the same file twice in update
+  mode changes nothing the second time (no `updated_at` bump, no new tags or links).
+- New records go in with PostgreSQL COPY (ids drawn from the table's sequence first), links
+  and tags with set-based INSERT ... SELECT unnest(...), updates with one UPDATE ... FROM
+  jsonb_to_recordset per chunk: django-import-export's widgets do the cleaning, never its
+  row-by-row save.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from apps.records import registry, search
+from apps.records.models import Tag
+from apps.records.services import default_owner
+from tenants.db import connection
+
+from . import fields as f
+from .reading import Table, max_cell_chars
+from .widgets import CellError, shorten
+
+CHUNK = 5000
+MAX_PROBLEMS = 2000
+SEARCH_PART = 2000
+
+
+class MappingProblem(ValueError):
+    """The mapping or the mode cannot work with this file; nothing was read."""
+
+
+class Cancelled(Exception):
+    """The user cancelled; the transaction rolls back."""
+
+
+@dataclass
+class Problem:
+    row: int
+    column: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "code": self.code, "message": self.message}
+
+
+@dataclass
+class Summary:
+    dry_run: bool
+    rows_total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    errors: int = 0
+    new_tags: int = 0
+    new_companies: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "rows": self.rows_total,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            "new_tags": self.new_tags,
+            "new_companies": self.new_companies,
+        }
+
+
+@dataclass
+class Row:
+    number: int
+    cells: list[str]
+    values: dict[str, Any]  # field name -> cleaned value (absent when the cell was empty)
+    target: int | None = None  # the matched record's id
+
+
+def check_mapping(
+    spec: f.Spec, headers: list[str], mapping: dict[str, str], mode: str, match_on: str
+) -> list[tuple[int, str, f.ImportField]]:
+    """(column index, header, field) for every mapped column, or MappingProblem."""
+    columns: list[tuple[int, str, f.ImportField]] = []
+    used: dict[str, str] = {}
+    known = {h: i for i, h in enumerate(headers)}
+    for header, name in mapping.items():
+        if not name:
+            continue
+        if header not in known:
+            raise MappingProblem(f"The file has no column named {header!r}.")
+        target = spec.get(name)
+        if target is None:
+            raise MappingProblem(f"{header!r} is mapped to {name!r}, which is not a field here.")
+        if name in used:
+            raise MappingProblem(
+                f"Both {used[name]!r} and {header!r} are mapped to {target.label}; map only one."
+            )
+        used[name] = header
+        columns.append((known[header], header, target))
+    if not columns:
+        raise MappingProblem("Map at least one column to a field.")
+    if match_on not in ("none", *spec.match):
+        choices = ", ".join(spec.match)
+        raise MappingProblem(
+            f"{spec.entity.title()}s can be matched on {choices}, not {match_on!r}."
+        )
+    if mode != "create" and match_on == "none":
+        raise MappingProblem("Updating needs a column to match records on (match_on).")
+    if match_on != "none" and spec.match[match_on] not in used:
+        raise MappingProblem(
+            f"Matching on {match_on} needs a column mapped to {spec.get(spec.match[match_on]).label}."  # type: ignore[union-attr]
+        )
+    columns.sort()
+    return columns
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def _same(old: Any, new: Any) -> bool:
+    if old == new:
+        return True
+    if old is None or new is None:
+        return False
+    return str(old) == str(new)
+
+
+def _chunks(
+    rows: Iterator[tuple[int, list[str]]], size: int
+) -> Iterator[list[tuple[int, list[str]]]]:
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+class Importer:
+    def __init__(
+        self,
+        *,
+        spec: f.Spec,
+        table: Table,
+        mapping: dict[str, str],
+        mode: str,
+        match_on: str,
+        actor: Any,
+        dry_run: bool,
+        progress: Callable[[int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        rejected: Callable[[list[str], str], None] | None = None,
+        chunk: int = CHUNK,
+    ) -> None:
+        self.spec = spec
+        self.table = table
+        self.mode = mode
+        self.match_on = match_on
+        self.actor = actor
+        self.dry_run = dry_run
+        self.progress = progress
+        self.cancelled = cancelled
+        self.rejected = rejected
+        self.chunk = chunk
+        self.columns = check_mapping(spec, table.headers, mapping, mode, match_on)
+        self.width = len(table.headers)
+        self.model = spec.model
+        self.db_table = self.model._meta.db_table
+        self.match_field = spec.match.get(match_on, "")
+        self.summary = Summary(dry_run=dry_run)
+        self.seen: dict[Any, int] = {}
+        self.words: set[str] = set()
+        self.now = timezone.now()
+        self.owner_id = default_owner(actor).pk
+        self.tags = {name.casefold(): pk for pk, name in Tag.objects.values_list("pk", "name")}
+        self.planned_tags: set[str] = set()
+        self.planned_companies: set[str] = set()
+        self.defaults = self._defaults()
+        self.custom_defaults, self.custom_required = self._custom_rules()
+        self.mapped = {item.name for _, _, item in self.columns}
+        self.search_fields = [item for item in spec.fields if item.search]
+        self.writer = _WRITERS.get(spec.entity, EntityWriter)(self)
+
+    # --- set-up ----------------------------------------------------------------------
+
+    def _defaults(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for column in self.model._meta.concrete_fields:
+            if column.primary_key:
+                continue
+            if getattr(column, "auto_now", False) or getattr(column, "auto_now_add", False):
+                values[column.column] = self.now
+            elif isinstance(column, models.JSONField):
+                values[column.column] = json.dumps(column.get_default())
+            else:
+                values[column.column] = column.get_default()
+        return values
+
+    def _custom_rules(self) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        defaults: dict[str, Any] = {}
+        required: list[tuple[str, str]] = []
+        for item in self.spec.fields:
+            if item.kind != f.CUSTOM:
+                continue
+            definition = item.widget.field
+            if definition.default not in (None, ""):
+                try:
+                    defaults[definition.key] = item.widget.clean(str(definition.default))
+                except CellError:
+                    pass
+            if definition.required:
+                required.append((definition.key, definition.label))
+        return defaults, required
+
+    # --- the run ---------------------------------------------------------------------
+
+    def run(self) -> Summary:
+        if self.dry_run:
+            self._run()
+        else:
+            with transaction.atomic():
+                # One import per organisation and record type at a time, so two imports never
+                # race to create the same matched record.
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                        [f"import:{connection.schema_name}:{self.spec.entity}"],
+                    )
+                self._run()
+                self.writer.finish()
+        return self.summary
+
+    def _run(self) -> None:
+        done = 0
+        for batch in _chunks(self.table.rows(), self.chunk):
+            if self.cancelled and self.cancelled():
+                raise Cancelled
+            rows = [row for row in (self._parse(number, cells) for number, cells in batch) if row]
+            self._plan(rows)
+            done += len(batch)
+            self.summary.rows_total = done
+            if self.progress:
+                self.progress(done)
+        if self.cancelled and self.cancelled():
+            raise Cancelled
+        self.summary.new_tags = len(self.planned_tags)
+        self.summary.new_companies = len(self.planned_companies)
+
+    def problem(
+        self, row: Row | int, column: str, code: str, message: str, *, error: bool = True
+    ) -> None:
+        number = row.number if isinstance(row, Row) else row
+        if len(self.summary.problems) < MAX_PROBLEMS:
+            self.summary.problems.append(Problem(number, column, code, message))
+        if error:
+            self.summary.errors += 1
+
+    def reject(
+        self, row: Row | tuple[int, list[str]], column: str, code: str, message: str
+    ) -> None:
+        number, cells = (row.number, row.cells) if isinstance(row, Row) else row
+        self.problem(number, column, code, message)
+        if self.rejected:
+            self.rejected(cells, f"{column}: {message}" if column else message)
+
+    def _parse(self, number: int, cells: list[str]) -> Row | None:
+        if len(cells) != self.width and not (
+            len(cells) > self.width and not any(c.strip() for c in cells[self.width :])
+        ):
+            self.reject(
+                (number, cells),
+                "",
+                "ragged_row",
+                f"This row has {len(cells)} cells but the header names {self.width} columns; "
+                "check for an unquoted delimiter or line break in a cell.",
+            )
+            return None
+        values: dict[str, Any] = {}
+        limit = max_cell_chars()
+        failures: list[tuple[str, str, str]] = []
+        for index, header, item in self.columns:
+            cell = cells[index]
+            if not cell:
+                continue
+            if len(cell) > limit:
+                failures.append((header, "cell_too_long",
+                                 f"This cell has {len(cell):,} characters; the limit is {limit:,}."))  # fmt: skip
+                continue
+            try:
+                value = item.widget.clean(cell)
+            except CellError as exc:
+                failures.append((header, exc.code, str(exc)))
+                continue
+            if value is not None and value != "" and value != []:
+                values[item.name] = value
+        if failures:
+            # Every problem of the row is listed; the error file gets them in one cell.
+            for header, code, message in failures[:-1]:
+                self.problem(number, header, code, message, error=False)
+            header, code, message = failures[-1]
+            self.problem(number, header, code, message)
+            if self.rejected:
+                self.rejected(cells, "; ".join(f"{h}: {m}" for h, _, m in failures))
+            return None
+        return Row(number, cells, values)
+
+    def _plan(self, rows: list[Row]) -> None:
+        creates: list[Row] = []
+        updates: list[Row] = []
+        keyed = [r for r in rows if self.match_field and self.match_field in r.values]
+        found = self.writer.lookup([self._key(r.values[self.match_field]) for r in keyed])
+        header = self._header_of(self.match_field)
+        for row in rows:
+            key = self._key(row.values[self.match_field]) if row in keyed else None
+            if key is not None:
+                first = self.seen.get(key)
+                if first is not None:
+                    self.summary.duplicates += 1
+                    self.problem(row, header, "duplicate_in_file",
+                                 f"The same {self.match_on.replace('_', ' ')} as row {first}; skipped.",
+                                 error=False)  # fmt: skip
+                    continue
+                self.seen[key] = row.number
+                row.target = found.get(key)
+            if row.target is not None:
+                if self.mode == "create":
+                    self.summary.duplicates += 1
+                    self.problem(row, header, "already_exists",
+                                 f"A {self.spec.entity} with this {self.match_on.replace('_', ' ')} "
+                                 f"already exists (id {row.target}); skipped.", error=False)  # fmt: skip
+                    continue
+                updates.append(row)
+                continue
+            if self.match_on == "id" and key is not None:
+                self.reject(
+                    row, header, "unknown_id", f"There is no {self.spec.entity} with id {key}."
+                )
+                continue
+            if self.mode == "update":
+                self.summary.skipped += 1
+                self.problem(row, header, "no_match",
+                             f"No {self.spec.entity} matches this row; skipped (update mode).", error=False)  # fmt: skip
+                continue
+            if not any(name in row.values for name in self.spec.needs_one_of):
+                self.reject(row, "", "missing_value", self.spec.needs_message)
+                continue
+            custom = dict(self.custom_defaults)
+            custom.update(self._custom(row))
+            missing = [label for key_, label in self.custom_required if key_ not in custom]
+            if missing:
+                self.reject(row, "", "missing_value", f"{missing[0]} is required.")
+                continue
+            creates.append(row)
+        kept = self.writer.prepare(creates + updates)
+        creates = [row for row in kept if row.target is None]
+        updates = [row for row in kept if row.target is not None]
+        self.summary.created += len(creates)
+        if self.dry_run:
+            self.planned_tags.update(
+                n.casefold()
+                for r in creates
+                for n in r.values.get("tags", [])
+                if n.casefold() not in self.tags
+            )
+        changed = self.writer.update(updates)
+        self.summary.updated += changed
+        self.summary.unchanged += len(updates) - changed
+        if not self.dry_run:
+            self.writer.create(creates)
+
+    def _key(self, value: Any) -> Any:
+        if self.match_on == "id":
+            return int(value)
+        return str(value).casefold() if self.match_on in ("email", "domain") else str(value)
+
+    def _header_of(self, name: str) -> str:
+        return next((h for _, h, item in self.columns if item.name == name), "")
+
+    def _custom(self, row: Row) -> dict[str, Any]:
+        return {name[3:]: value for name, value in row.values.items() if name.startswith("cf_")}
+
+    def tag_ids(self, names: list[str]) -> list[int]:
+        ids = []
+        for name in names:
+            pk = self.tags.get(name.casefold())
+            if pk is None:
+                self.planned_tags.add(name.casefold())
+                if self.dry_run:
+                    continue
+                tag, _ = Tag.objects.get_or_create(name__iexact=name, defaults={"name": name})
+                pk = self.tags[name.casefold()] = tag.pk
+            ids.append(pk)
+        return ids
+
+    def remember(self, *parts: Any) -> None:
+        self.words.update(w for w in search.WORD.findall(search.document(*parts)) if len(w) >= 3)
+
+
+class EntityWriter:
+    """Writes one record type. Subclasses add the links a record type has."""
+
+    def __init__(self, importer: Importer) -> None:
+        self.imp = importer
+        self.model = importer.model
+        self.table = importer.db_table
+        self.fields = {item.name: item for item in importer.spec.fields}
+        self.column_fields = [
+            item
+            for _, _, item in importer.columns
+            if item.kind in (f.COLUMN, f.KEY) and item.name != "id"
+        ]
+        self.dictionary_fields = [item for item in importer.spec.fields if item.dictionary]
+        self.tags_through = self.model._meta.get_field("tags").remote_field.through  # type: ignore[union-attr]
+        self.tags_fk = self.tags_through._meta.get_field(self.model._meta.model_name).column  # type: ignore[union-attr]
+
+    # Overridden per record type ---------------------------------------------------------
+
+    def lookup(self, keys: list[Any]) -> dict[Any, int]:
+        """Matched key -> record id, among the records the importing person may see."""
+        if not keys:
+            return {}
+        name = self.imp.match_field
+        column = "pk" if name == "id" else self.fields[name].column
+        records = self._visible()
+        if self.imp.match_on in ("email", "domain"):
+            records = records.annotate(_key=Lower(column)).filter(_key__in=keys)
+            pairs = records.values_list("_key", "pk")
+        else:
+            pairs = records.filter(**{f"{column}__in": keys}).values_list(column, "pk")
+        found: dict[Any, int] = {}
+        for key, pk in pairs.order_by("pk"):
+            found.setdefault(self.imp._key(key), pk)
+        return found
+
+    def _visible(self) -> Any:
+        selector = registry.get(self.imp.spec.entity).selector
+        user = getattr(self.imp.actor, "user", self.imp.actor)
+        return selector(user) if selector and user is not None else self.model.objects.all()
+
+    # Columns a writer derives from other fields (compared and written on update too).
+    derived: tuple[str, ...] = ()
+
+    def prepare(self, rows: list[Row]) -> list[Row]:
+        """Resolve links (rows without a target are new); rows whose links fail are
+        rejected and left out."""
+        return rows
+
+    def search_parts(self, values: dict[str, Any], row: Row | None) -> list[Any]:
+        return [str(values.get(item.column) or "")[:SEARCH_PART] for item in self.imp.search_fields
+                if item.kind == f.COLUMN]  # fmt: skip
+
+    def after_create(self, rows: list[Row], ids: list[int]) -> None:
+        pass
+
+    def after_update(self, rows: list[Row]) -> set[int]:
+        """Links added to matched records; returns the records that gained one."""
+        return set()
+
+    def finish(self) -> None:
+        if self.imp.words:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO records_searchword (word) SELECT unnest(%s::varchar[]) "
+                    "ON CONFLICT DO NOTHING",
+                    [sorted(self.imp.words)],
+                )
+
+    # Shared -------------------------------------------------------------------------------
+
+    def columns_of(self, row: Row) -> dict[str, Any]:
+        values = {
+            item.column: row.values[item.name]
+            for item in self.column_fields
+            if item.name in row.values
+        }
+        return values
+
+    def dictionary(self, values: dict[str, Any]) -> None:
+        self.imp.remember(*(values.get(item.column) for item in self.dictionary_fields))
+
+    def create(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        imp = self.imp
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [self.table, len(rows)],
+            )
+            ids = [pk for (pk,) in cursor.fetchall()]
+            names = ["id", *imp.defaults]
+            statement = f'COPY "{self.table}" ({", ".join(chr(34) + n + chr(34) for n in names)}) FROM STDIN'
+            with cursor.cursor.copy(statement) as copy:
+                for pk, row in zip(ids, rows, strict=True):
+                    values = dict(imp.defaults)
+                    values.update(self.columns_of(row))
+                    values.update(self.extra_columns(row))
+                    if values.get("owner_id") is None and "owner_id" in values:
+                        values["owner_id"] = imp.owner_id
+                    custom = dict(imp.custom_defaults)
+                    custom.update(imp._custom(row))
+                    values["custom_fields"] = json.dumps(
+                        {k: _jsonable(v) for k, v in custom.items()}
+                    )
+                    values["search_text"] = search.document(*self.search_parts(values, row))
+                    self.dictionary(values)
+                    copy.write_row([pk] + [values[n] for n in names[1:]])
+        self._tags(rows, ids)
+        self.after_create(rows, ids)
+
+    def extra_columns(self, row: Row) -> dict[str, Any]:
+        return {}
+
+    def _tags(self, rows: list[Row], ids: list[int]) -> int:
+        left: list[int] = []
+        right: list[int] = []
+        for pk, row in zip(ids, rows, strict=True):
+            for tag in self.imp.tag_ids(row.values.get("tags", [])):
+                left.append(pk)
+                right.append(tag)
+        if not left or self.imp.dry_run:
+            return len(set(left))
+        table = self.tags_through._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'INSERT INTO "{table}" ("{self.tags_fk}", tag_id) '
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) "
+                "ON CONFLICT DO NOTHING RETURNING " + f'"{self.tags_fk}"',
+                [left, right],
+            )
+            return len({pk for (pk,) in cursor.fetchall()})
+
+    def _new_tags(self, rows: list[Row]) -> tuple[list[int], list[int]]:
+        """(record id, tag id) pairs the matched records do not have yet."""
+        wanted = [(row.target, name) for row in rows for name in row.values.get("tags", [])]
+        if not wanted:
+            return [], []
+        existing = set(
+            self.tags_through.objects.filter(
+                **{f"{self.model._meta.model_name}_id__in": {r.target for r in rows}}
+            ).values_list(f"{self.model._meta.model_name}_id", "tag_id")
+        )
+        left, right = [], []
+        for target, name in wanted:
+            pk = self.imp.tags.get(name.casefold())
+            if pk is None or (target, pk) not in existing:
+                left.append(target)
+                right.append(pk if pk is not None else 0)
+        return left, right  # type: ignore[return-value]
+
+    def update(self, rows: list[Row]) -> int:
+        """Write the matched rows whose values differ; returns how many records changed."""
+        if not rows:
+            return 0
+        imp = self.imp
+        columns = sorted(
+            {item.column for item in self.column_fields}
+            | {item.column for item in imp.search_fields if item.kind == f.COLUMN}
+            | set(self.derived)
+        )
+        current = {
+            values["id"]: values
+            for values in self.model._base_manager.filter(pk__in=[r.target for r in rows]).values(
+                "id", "custom_fields", "search_text", *columns
+            )
+        }
+        changed_rows: list[dict[str, Any]] = []
+        touched: set[int] = set()
+        for row in rows:
+            old = current[row.target]  # type: ignore[index]
+            new = self.columns_of(row)
+            differs = {c: v for c, v in new.items() if not _same(old.get(c), v)}
+            custom = dict(old["custom_fields"] or {})
+            custom.update({k: _jsonable(v) for k, v in imp._custom(row).items()})
+            if differs or custom != (old["custom_fields"] or {}):
+                merged = {**old, **new}
+                merged["custom_fields"] = custom
+                merged["search_text"] = search.document(*self.search_parts(merged, row))
+                if differs:
+                    self.dictionary(merged)
+                changed_rows.append(merged)
+                touched.add(row.target)  # type: ignore[arg-type]
+        left, right = self._new_tags(rows)
+        touched.update(left)
+        touched.update(self.after_update(rows))
+        if imp.dry_run:
+            for name in {n.casefold() for r in rows for n in r.values.get("tags", [])}:
+                if name not in imp.tags:
+                    imp.planned_tags.add(name)
+            return len(touched)
+        if changed_rows:
+            self._write_updates(changed_rows, columns)
+        if left:
+            ids = [r.target for r in rows if r.values.get("tags")]
+            by_target = {r.target: r for r in rows}
+            pairs_left, pairs_right = [], []
+            for target in dict.fromkeys(ids):
+                for tag in imp.tag_ids(by_target[target].values["tags"]):
+                    pairs_left.append(target)
+                    pairs_right.append(tag)
+            table = self.tags_through._meta.db_table
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f'INSERT INTO "{table}" ("{self.tags_fk}", tag_id) '
+                    "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                    [pairs_left, pairs_right],
+                )
+        return len(touched)
+
+    def _write_updates(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        types = {c.column: c.db_type(connection) for c in self.model._meta.concrete_fields}
+        names = [c for c in columns if c != "id"]
+        record = ", ".join(
+            f'"{c}" {types[c]}' for c in ["id", *names, "custom_fields", "search_text"]
+        )
+        assignments = ", ".join(
+            f'"{c}" = s."{c}"' for c in [*names, "custom_fields", "search_text"]
+        )
+        payload = json.dumps([
+            {c: _jsonable(r[c]) for c in ["id", *names, "custom_fields", "search_text"]} for r in rows
+        ])  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE "{self.table}" AS t SET {assignments}, "updated_at" = now() '
+                f"FROM jsonb_to_recordset(%s::jsonb) AS s({record}) WHERE t.id = s.id",
+                [payload],
+            )
+
+
+class ContactWriter(EntityWriter):
+    def lookup(self, keys: list[Any]) -> dict[Any, int]:
+        if self.imp.match_on != "email" or not keys:
+            return super().lookup(keys)
+        from apps.contacts.models import ContactEmail
+
+        visible = self._visible().values("pk")
+        pairs = (
+            ContactEmail.objects.filter(email__in=keys, contact__in=visible)
+            .order_by("contact_id")
+            .values_list("email", "contact_id")
+        )
+        found: dict[Any, int] = {}
+        for email, pk in pairs:
+            found.setdefault(email, pk)
+        return found
+
+    def prepare(self, rows: list[Row]) -> list[Row]:
+        self.companies = resolve_companies(self.imp, rows, "company")
+        return rows
+
+    def search_parts(self, values: dict[str, Any], row: Row | None) -> list[Any]:
+        company = row.values.get("company", "") if row else ""
+        return [values.get("first_name"), values.get("last_name"), values.get("email"),
+                values.get("phone"), values.get("title"), company, values.get("city")]  # fmt: skip
+
+    def after_create(self, rows: list[Row], ids: list[int]) -> None:
+        self._secondary(rows, ids)
+
+    def after_update(self, rows: list[Row]) -> set[int]:
+        from apps.contacts.models import ContactCompany
+
+        touched: set[int] = set()
+        wanted = {r.target: self.companies.get(r.values["company"].casefold())
+                  for r in rows if r.values.get("company")}  # fmt: skip
+        if wanted:
+            linked = set(
+                ContactCompany.objects.filter(contact_id__in=list(wanted)).values_list(
+                    "contact_id", "company_id"
+                )
+            )
+            touched |= {
+                c for c, company in wanted.items() if company is None or (c, company) not in linked
+            }
+        if not self.imp.dry_run and rows:
+            self._secondary(rows, [r.target for r in rows])  # type: ignore[misc]
+        return touched
+
+    def _secondary(self, rows: list[Row], ids: list[int]) -> None:
+        emails: tuple[list[int], list[str]] = ([], [])
+        phones: tuple[list[int], list[str]] = ([], [])
+        links: tuple[list[int], list[int]] = ([], [])
+        for pk, row in zip(ids, rows, strict=True):
+            if "email" in row.values:
+                emails[0].append(pk)
+                emails[1].append(row.values["email"])
+            if "phone" in row.values:
+                phones[0].append(pk)
+                phones[1].append(row.values["phone"])
+            company = self.companies.get(str(row.values.get("company", "")).casefold())
+            if company:
+                links[0].append(pk)
+                links[1].append(company)
+        with connection.cursor() as cursor:
+            for table, column, pairs in (
+                ("contacts_contactemail", "email", emails),
+                ("contacts_contactphone", "number", phones),
+            ):
+                if not pairs[0]:
+                    continue
+                # A contact's new primary address goes first; its other addresses are kept.
+                cursor.execute(
+                    f"UPDATE {table} SET is_primary = false WHERE is_primary AND contact_id = "
+                    f"ANY(%s) AND ({column}, contact_id) NOT IN (SELECT * FROM unnest(%s::varchar[], "
+                    "%s::bigint[]))",
+                    [pairs[0], pairs[1], pairs[0]],
+                )
+                cursor.execute(
+                    f"INSERT INTO {table} (contact_id, {column}, label, is_primary) "
+                    "SELECT c, v, '', true FROM unnest(%s::bigint[], %s::varchar[]) AS u(c, v) "
+                    f"ON CONFLICT (contact_id, {column}) DO UPDATE SET is_primary = true "
+                    f"WHERE NOT {table}.is_primary",
+                    [pairs[0], pairs[1]],
+                )
+            if links[0]:
+                cursor.execute(
+                    "INSERT INTO contacts_contactcompany (contact_id, company_id, role, is_primary, "
+                    "created_at) SELECT c, k, '', NOT EXISTS (SELECT 1 FROM contacts_contactcompany "
+                    "x WHERE x.contact_id = c), now() FROM unnest(%s::bigint[], %s::bigint[]) AS "
+                    "u(c, k) ON CONFLICT (contact_id, company_id) DO NOTHING",
+                    [links[0], links[1]],
+                )
+
+
+def resolve_companies(imp: Importer, rows: list[Row], name: str) -> dict[str, int]:
+    """Company cell (a domain or a name) -> company id; companies not found are created
+    (in a dry run, counted)."""
+    from apps.companies.models import Company
+
+    wanted = {str(r.values[name]).strip() for r in rows if r.values.get(name)}
+    if not wanted:
+        return {}
+    domains = {w.casefold() for w in wanted if "." in w and " " not in w}
+    names = {w.casefold() for w in wanted} - domains
+    found: dict[str, int] = {}
+    if domains:
+        for domain, pk in (
+            Company.objects.filter(domain__in=domains).order_by("pk").values_list("domain", "pk")
+        ):
+            found.setdefault(domain.casefold(), pk)
+    if names:
+        for lname, pk in (
+            Company.objects.annotate(l=Lower("name"))
+            .filter(l__in=names)
+            .order_by("pk")
+            .values_list("l", "pk")
+        ):
+            found.setdefault(lname, pk)
+    missing = [w for w in wanted if w.casefold() not in found]
+    if missing:
+        imp.planned_companies.update(m.casefold() for m in missing)
+        if not imp.dry_run:
+            new = []
+            for value in missing:
+                is_domain = value.casefold() in domains
+                label = value.casefold().split(".")[0].title() if is_domain else value
+                new.append(Company(
+                    name=label[:200], domain=value.casefold() if is_domain else "",
+                    owner_id=imp.owner_id,
+                    search_text=search.document(label, value if is_domain else ""),
+                ))  # fmt: skip
+            for company in Company.objects.bulk_create(new):
+                found[(company.domain or company.name).casefold()] = company.pk
+    return found
+
+
+class CompanyWriter(EntityWriter):
+    pass
+
+
+class LeadWriter(EntityWriter):
+    pass
+
+
+class DealWriter(EntityWriter):
+    derived = ("pipeline_id", "stage_id", "status")
+
+    def __init__(self, importer: Importer) -> None:
+        super().__init__(importer)
+        from apps.deals.models import Pipeline, Stage
+
+        self.pipelines = {p.name.casefold(): p for p in Pipeline.objects.filter(archived=False)}
+        default = next((p for p in self.pipelines.values() if p.is_default), None)
+        self.default_pipeline = default or next(iter(self.pipelines.values()), None)
+        self.stages: dict[int, list[Stage]] = {}
+        for stage in Stage.objects.order_by("pipeline_id", "order", "id"):
+            self.stages.setdefault(stage.pipeline_id, []).append(stage)
+
+    def prepare(self, rows: list[Row]) -> list[Row]:
+        from apps.contacts.models import ContactEmail
+
+        kept: list[Row] = []
+        emails = {r.values["contact"] for r in rows if r.values.get("contact")}
+        self.contacts = dict(
+            ContactEmail.objects.filter(email__in=emails)
+            .order_by("-contact_id")
+            .values_list("email", "contact_id")
+        )
+        self.companies = resolve_companies(self.imp, rows, "company")
+        for row in rows:
+            if row.values.get("contact") and row.values["contact"] not in self.contacts:
+                self.imp.reject(row, self.imp._header_of("contact"), "unknown_contact",
+                                f"No contact has the email {shorten(row.values['contact'])}.")  # fmt: skip
+                continue
+            if row.target is None or "pipeline" in row.values or "stage" in row.values:
+                pipeline = (
+                    self.pipelines.get(row.values["pipeline"].casefold())
+                    if "pipeline" in row.values else self.default_pipeline
+                )  # fmt: skip
+                if pipeline is None:
+                    self.imp.reject(
+                        row, "", "no_pipeline", "There is no pipeline to put the deal in."
+                    )
+                    continue
+                stages = self.stages.get(pipeline.pk, [])
+                wanted = str(row.values.get("stage", "")).casefold()
+                stage = next((s for s in stages if s.name.casefold() == wanted), None) if wanted else (
+                    stages[0] if stages else None)  # fmt: skip
+                if stage is None:
+                    names = ", ".join(s.name for s in stages)
+                    self.imp.reject(row, self.imp._header_of("stage"), "unknown_option",
+                                    f"{shorten(row.values.get('stage', ''))} is not a stage of {pipeline.name} ({names}).")  # fmt: skip
+                    continue
+                row.values["_pipeline"] = pipeline.pk
+                row.values["_stage"] = stage
+            kept.append(row)
+        return kept
+
+    def columns_of(self, row: Row) -> dict[str, Any]:
+        values = super().columns_of(row)
+        if "_stage" in row.values:
+            stage = row.values["_stage"]
+            values["pipeline_id"] = row.values["_pipeline"]
+            values["stage_id"] = stage.pk
+            values["status"] = stage.kind
+        return values
+
+    def extra_columns(self, row: Row) -> dict[str, Any]:
+        stage = row.values.get("_stage")
+        now = self.imp.now
+        return {
+            "stage_entered_at": now,
+            "won_at": now if stage is not None and stage.kind == "won" else None,
+            "lost_at": now if stage is not None and stage.kind == "lost" else None,
+        }
+
+    def search_parts(self, values: dict[str, Any], row: Row | None) -> list[Any]:
+        company = row.values.get("company", "") if row else ""
+        return [values.get("title"), company]
+
+    def after_create(self, rows: list[Row], ids: list[int]) -> None:
+        self._links(rows, ids)
+
+    def after_update(self, rows: list[Row]) -> set[int]:
+        from apps.deals.models import Deal
+
+        touched: set[int] = set()
+        contacts = set(Deal.contacts.through.objects.filter(deal_id__in=[r.target for r in rows])
+                       .values_list("deal_id", "contact_id"))  # fmt: skip
+        companies = set(Deal.companies.through.objects.filter(deal_id__in=[r.target for r in rows])
+                        .values_list("deal_id", "company_id"))  # fmt: skip
+        for row in rows:
+            contact = self.contacts.get(row.values.get("contact", ""))
+            company = self.companies.get(str(row.values.get("company", "")).casefold())
+            if (contact and (row.target, contact) not in contacts) or (
+                row.values.get("company")
+                and (company is None or (row.target, company) not in companies)
+            ):
+                touched.add(row.target)  # type: ignore[arg-type]
+        if not self.imp.dry_run:
+            self._links(rows, [r.target for r in rows])  # type: ignore[misc]
+        return touched
+
+    def _links(self, rows: list[Row], ids: list[int]) -> None:
+        contacts: tuple[list[int], list[int]] = ([], [])
+        companies: tuple[list[int], list[int]] = ([], [])
+        for pk, row in zip(ids, rows, strict=True):
+            if row.values.get("contact"):
+                contacts[0].append(pk)
+                contacts[1].append(self.contacts[row.values["contact"]])
+            company = self.companies.get(str(row.values.get("company", "")).casefold())
+            if company:
+                companies[0].append(pk)
+                companies[1].append(company)
+        with connection.cursor() as cursor:
+            for table, column, pairs in (
+                ("deals_deal_contacts", "contact_id", contacts),
+                ("deals_deal_companies", "company_id", companies),
+            ):
+                if pairs[0]:
+                    cursor.execute(
+                        f"INSERT INTO {table} (deal_id, {column}) SELECT * FROM "
+                        "unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                        [pairs[0], pairs[1]],
+                    )
+
+
+class ActivityWriter(EntityWriter):
+    derived = ("scheduled_at",)
+
+    def prepare(self, rows: list[Row]) -> list[Row]:
+        from apps.contacts.models import ContactEmail
+
+        emails = {r.values["contact"] for r in rows if r.values.get("contact")}
+        self.contacts = dict(
+            ContactEmail.objects.filter(email__in=emails)
+            .order_by("-contact_id")
+            .values_list("email", "contact_id")
+        )
+        kept = []
+        for row in rows:
+            if row.values.get("contact") and row.values["contact"] not in self.contacts:
+                self.imp.reject(row, self.imp._header_of("contact"), "unknown_contact",
+                                f"No contact has the email {shorten(row.values['contact'])}.")  # fmt: skip
+                continue
+            kept.append(row)
+        return kept
+
+    def columns_of(self, row: Row) -> dict[str, Any]:
+        values = super().columns_of(row)
+        if "due_at" in row.values:
+            values["scheduled_at"] = row.values["due_at"]
+        return values
+
+    def extra_columns(self, row: Row) -> dict[str, Any]:
+        user = getattr(self.imp.actor, "user", self.imp.actor)
+        values: dict[str, Any] = {"created_by_id": getattr(user, "pk", None)}
+        if "due_at" not in row.values:
+            values["scheduled_at"] = self.imp.now
+        if row.values.get("done") is True:
+            values["done_at"] = row.values.get("due_at") or self.imp.now
+        return values
+
+    def search_parts(self, values: dict[str, Any], row: Row | None) -> list[Any]:
+        return [
+            values.get("subject"),
+            values.get("location"),
+            str(values.get("body") or "")[:SEARCH_PART],
+        ]
+
+    def after_create(self, rows: list[Row], ids: list[int]) -> None:
+        left, right = [], []
+        for pk, row in zip(ids, rows, strict=True):
+            if row.values.get("contact"):
+                left.append(pk)
+                right.append(self.contacts[row.values["contact"]])
+        if left:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO activities_activity_contacts (activity_id, contact_id) "
+                    "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                    [left, right],
+                )
+
+
+_WRITERS: dict[str, type[EntityWriter]] = {
+    "contact": ContactWriter,
+    "company": CompanyWriter,
+    "deal": DealWriter,
+    "lead": LeadWriter,
+    "activity": ActivityWriter,
+}
