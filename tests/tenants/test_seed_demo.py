@@ -48,3 +48,11 @@ def test_seed_demo_is_idempotent_and_signs_in() -> None:
     assert any("same name" in p["reasons"] for p in pairs)
     assert b"VIP contacts" in client.get("/contacts/").content
     assert client.get("/api/v1/contacts/?search=lovelcae").json()["results"]
+    # The imports page shows a finished import (with a duplicate and rejected rows) and the
+    # same file previewed again in update mode, where every row is unchanged.
+    from apps.imports.models import ImportJob
+
+    with schema_context(tenant.schema_name):
+        done, previewed = ImportJob.objects.order_by("pk")
+    assert (done.status, done.created, done.duplicates, done.errors) == ("done", 6, 1, 3)
+    assert (previewed.status, previewed.created, previewed.unchanged) == ("previewed", 0, 6)

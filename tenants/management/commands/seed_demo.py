@@ -18,6 +18,7 @@ from apps.companies.services import company_create, company_share
 from apps.contacts.demo import seed_contacts
 from apps.core.urls_util import host_url, tenant_host
 from apps.deals.demo import seed_deals
+from apps.imports.demo import seed_imports
 from apps.leads.demo import seed_leads
 from apps.notifications.demo import seed_notifications
 from apps.notifications.services import quiet as notifications_quiet
@@ -76,6 +77,7 @@ class Command(BaseCommand):
             seed_leads()
             seed_activities()
             seed_notifications()
+            seed_imports()
             if not ApiKey.objects.filter(name=DEMO_KEY_NAME).exists():
                 new_key = api_key_create(
                     name=DEMO_KEY_NAME,
