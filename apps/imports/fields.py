@@ -35,7 +35,7 @@ class ImportField:
     dictionary: bool = False  # words offered by typo correction
 
     def __post_init__(self) -> None:
-        if self.kind == COLUMN and not self.column:
+        if self.kind in (COLUMN, KEY) and not self.column:
             self.column = self.name
 
 

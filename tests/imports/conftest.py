@@ -20,7 +20,9 @@ def owner_a(in_tenant_a: Tenant) -> User:
     return User.objects.get(email=ALPHA.owner_email)
 
 
-def write(tmp_path: Path, text: str | bytes, name: str = "people.csv", encoding: str = "utf-8") -> Path:
+def write(
+    tmp_path: Path, text: str | bytes, name: str = "people.csv", encoding: str = "utf-8"
+) -> Path:
     path = tmp_path / name
     path.write_bytes(text if isinstance(text, bytes) else text.encode(encoding))
     return path
@@ -49,6 +51,8 @@ def run_file(
         match_on=match_on,
         actor=actor,
         dry_run=dry_run,
-        rejected=(lambda cells, message: rejected.append((cells, message))) if rejected is not None else None,
+        rejected=(lambda cells, message: rejected.append((cells, message)))
+        if rejected is not None
+        else None,
         **kwargs,
     ).run()
