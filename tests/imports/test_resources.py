@@ -22,14 +22,15 @@ def test_contacts_round_trip_through_each_format(tmp_path: Path, owner_a: User, 
     customfield_create(actor=owner_a, entity="contact", key="tier", label="Tier", type="select",
                        options=["Gold", "Silver"])  # fmt: skip
     contact_create(actor=owner_a, first_name="Grace", last_name="Hopper",
-                   email="grace@navy.example", tags=["Admiral"], custom_fields={"tier": "Gold"})  # fmt: skip
+                   email="grace@navy.example", tags=["Admiral"],
+                   custom_fields={"tier": "Gold"})  # fmt: skip
     dataset = resource_for("contact").export(Contact.objects.filter(email="grace@navy.example"))
     assert dataset.headers[:3] == ["First name", "Last name", "Email"]
     row = dict(zip(dataset.headers, dataset[0], strict=True))
     assert (row["Owner"], row["Tags"], row["Tier"]) == (owner_a.email, "Admiral", "Gold")
 
     exported = dataset.export(fmt)
-    path = write(tmp_path, exported if isinstance(exported, bytes) else exported, f"out.{fmt}")
+    path = write(tmp_path, exported, f"out.{fmt}")
     Contact.objects.filter(email="grace@navy.example").update(first_name="Changed")
     summary = run_file(path, actor=owner_a, match_on="email", mode="update")
     # Every column matched by name; the row finds the contact and puts the name back.
