@@ -175,8 +175,13 @@ class Importer:
         cancelled: Callable[[], bool] | None = None,
         rejected: Callable[[list[str], str], None] | None = None,
         chunk: int = CHUNK,
+        reason: str = "Import",
     ) -> None:
         self.spec = spec
+        self.reason = reason[:100]
+        # Owners given records by this import (not the importing person): one summary
+        # notification each at the end, as a bulk handover sends.
+        self.assigned: dict[int, int] = {}
         self.table = table
         self.mode = mode
         self.match_on = match_on
@@ -196,6 +201,7 @@ class Importer:
         self.words: set[str] = set()
         self.now = timezone.now()
         self.owner_id = default_owner(actor).pk
+        self.actor_id = getattr(getattr(actor, "user", actor), "pk", None)
         self.tags = {name.casefold(): pk for pk, name in Tag.objects.values_list("pk", "name")}
         self.planned_tags: set[str] = set()
         self.planned_companies: set[str] = set()
@@ -481,6 +487,20 @@ class EntityWriter:
         return set()
 
     def finish(self) -> None:
+        from apps.accounts.models import User
+        from apps.notifications.services import notify
+
+        meta = self.model._meta
+        for user in User.objects.filter(pk__in=list(self.imp.assigned), is_active=True):
+            count = self.imp.assigned[user.pk]
+            noun = meta.verbose_name if count == 1 else meta.verbose_name_plural
+            notify(
+                recipient=user,
+                kind="assignment",
+                title=f"An import gave you {count} {noun}",
+                body=self.imp.reason,
+                actor=self.imp.actor,
+            )
         if self.imp.words:
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -529,8 +549,34 @@ class EntityWriter:
                     values["search_text"] = search.document(*self.search_parts(values, row))
                     self.dictionary(values)
                     copy.write_row([pk] + [values[n] for n in names[1:]])
+                    if "owner_id" in values:
+                        self._assigned(values["owner_id"])
+        self._history(ids, "+")
         self._tags(rows, ids)
         self.after_create(rows, ids)
+
+    def _assigned(self, owner_id: int) -> None:
+        if owner_id != self.imp.actor_id:
+            self.imp.assigned[owner_id] = self.imp.assigned.get(owner_id, 0) + 1
+
+    def _history(self, ids: list[int], kind: str) -> None:
+        """One history row per record written, as a save through the services would
+        leave: the timeline shows who created or changed it, and what changed."""
+        history = getattr(self.model, "history", None)
+        if not ids or history is None:
+            return
+        own = {"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"}
+        columns = [
+            c.column for c in history.model._meta.concrete_fields if c.column not in own
+        ]
+        names = ", ".join(f'"{c}"' for c in columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'INSERT INTO "{history.model._meta.db_table}" ({names}, history_date, '
+                "history_change_reason, history_type, history_user_id) "
+                f'SELECT {names}, now(), %s, %s, %s FROM "{self.table}" WHERE id = ANY(%s)',
+                [self.imp.reason, kind, self.imp.actor_id, ids],
+            )
 
     def extra_columns(self, row: Row) -> dict[str, Any]:
         return {}
@@ -614,6 +660,10 @@ class EntityWriter:
             return len(touched)
         if changed_rows:
             self._write_updates(changed_rows, columns)
+            self._history([r["id"] for r in changed_rows], "~")
+            for r in changed_rows:
+                if "owner_id" in r and not _same(current[r["id"]].get("owner_id"), r["owner_id"]):
+                    self._assigned(int(r["owner_id"]))
         if left:
             ids = [r.target for r in rows if r.values.get("tags")]
             by_target = {r.target: r for r in rows}

@@ -35,8 +35,9 @@ STALE_SECONDS = 120
 
 def _check(actor: Any, entity: str) -> None:
     spec_model = f.spec_model(entity)
-    user = actor_user(actor)
-    if user is None or not visibility.can_create(user, spec_model):
+    # A key acts with its own role, as in every other write; the person who made it owns
+    # the import and what it creates.
+    if actor_user(actor) is None or not visibility.can_create(actor, spec_model):
         raise PermissionDenied("Read-only access cannot import records.")
 
 
@@ -98,7 +99,8 @@ def import_create(
         table = open_table(path, name=job.file_name)
     except FileProblem as exc:
         job.file.delete(save=False)
-        raise ValidationError({"file": exc.message}, code=exc.code) from None
+        # The code goes on the field's error: a dict ValidationError drops its own code.
+        raise ValidationError({"file": ValidationError(exc.message, code=exc.code)}) from None
     finally:
         if temporary:  # pragma: no cover - object storage
             path.unlink(missing_ok=True)
@@ -329,6 +331,7 @@ def run(job: ImportJob, *, dry_run: bool) -> engine.Summary | None:
             progress=report,
             cancelled=cancelled,
             rejected=reject,
+            reason=f"Import of {job.file_name}",
         )
         summary = importer.run()
     except engine.Cancelled:

@@ -32,3 +32,30 @@ def test_create_then_rerun_changes_nothing(tmp_path: Path, owner_a: User) -> Non
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
     ada.refresh_from_db()
     assert ada.updated_at == stamp
+
+
+def test_history_timeline_and_owner_notification(tmp_path: Path, owner_a: User) -> None:
+    from apps.accounts.services import user_set_role
+    from apps.notifications.models import Notification
+    from apps.records.timeline import timeline
+
+    rep = User.objects.create(email="rita.rep@alpha.test", full_name="Rita Rep")
+    user_set_role(user=rep, role="rep")
+    path = write(tmp_path, "First name,Email,Owner\nOla,ola@example.com,rita.rep@alpha.test\n")
+    run_file(path, actor=owner_a, reason="Import of people.csv")
+    ola = Contact.objects.get(email="ola@example.com")
+    assert ola.owner == rep
+    items, _ = timeline(ola, "contact")
+    assert [i.title for i in items] == ["Created"] and items[0].author == owner_a
+    note = Notification.objects.get(recipient=rep)
+    assert note.title == "An import gave you 1 contact" and note.body == "Import of people.csv"
+
+    renamed = write(
+        tmp_path, "First name,Email,Owner\nOlga,ola@example.com,rita.rep@alpha.test\n", "again.csv"
+    )
+    run_file(renamed, actor=owner_a)
+    items, _ = timeline(ola, "contact")
+    assert items[0].title == "Changed" and ("First name", "Ola", "Olga") in items[0].changes
+    run_file(renamed, actor=owner_a)  # nothing changes the second time: no new history
+    assert len(timeline(ola, "contact")[0]) == 2
+    assert Notification.objects.filter(recipient=rep).count() == 1
