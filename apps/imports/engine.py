@@ -426,6 +426,26 @@ class Importer:
         self.words.update(w for w in search.WORD.findall(search.document(*parts)) if len(w) >= 3)
 
 
+def write_history(
+    model: type[models.Model], ids: list[int], kind: str, *, reason: str, user_id: int | None
+) -> None:
+    """One history row per record written, as a save through the services would leave: the
+    timeline shows who created or changed it, and what changed. Set-based, in SQL."""
+    history = getattr(model, "history", None)
+    if not ids or history is None:
+        return
+    own = {"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"}
+    columns = [c.column for c in history.model._meta.concrete_fields if c.column not in own]
+    names = ", ".join(f'"{c}"' for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{history.model._meta.db_table}" ({names}, history_date, '
+            "history_change_reason, history_type, history_user_id) "
+            f'SELECT {names}, now(), %s, %s, %s FROM "{model._meta.db_table}" WHERE id = ANY(%s)',
+            [reason, kind, user_id, ids],
+        )
+
+
 class EntityWriter:
     """Writes one record type. Subclasses add the links a record type has."""
 
@@ -560,23 +580,7 @@ class EntityWriter:
             self.imp.assigned[owner_id] = self.imp.assigned.get(owner_id, 0) + 1
 
     def _history(self, ids: list[int], kind: str) -> None:
-        """One history row per record written, as a save through the services would
-        leave: the timeline shows who created or changed it, and what changed."""
-        history = getattr(self.model, "history", None)
-        if not ids or history is None:
-            return
-        own = {"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"}
-        columns = [
-            c.column for c in history.model._meta.concrete_fields if c.column not in own
-        ]
-        names = ", ".join(f'"{c}"' for c in columns)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'INSERT INTO "{history.model._meta.db_table}" ({names}, history_date, '
-                "history_change_reason, history_type, history_user_id) "
-                f'SELECT {names}, now(), %s, %s, %s FROM "{self.table}" WHERE id = ANY(%s)',
-                [self.imp.reason, kind, self.imp.actor_id, ids],
-            )
+        write_history(self.model, ids, kind, reason=self.imp.reason, user_id=self.imp.actor_id)
 
     def extra_columns(self, row: Row) -> dict[str, Any]:
         return {}
@@ -820,6 +824,11 @@ def resolve_companies(imp: Importer, rows: list[Row], name: str) -> dict[str, in
         ):
             found.setdefault(lname, pk)
     missing = [w for w in wanted if w.casefold() not in found]
+    # A new company belongs to the owner of the first row that names it.
+    owners: dict[str, int] = {}
+    for row in rows:
+        if row.values.get(name):
+            owners.setdefault(str(row.values[name]).strip(), row.values.get("owner") or imp.owner_id)
     if missing:
         imp.planned_companies.update(m.casefold() for m in missing)
         if not imp.dry_run:
@@ -829,11 +838,14 @@ def resolve_companies(imp: Importer, rows: list[Row], name: str) -> dict[str, in
                 label = value.casefold().split(".")[0].title() if is_domain else value
                 new.append(Company(
                     name=label[:200], domain=value.casefold() if is_domain else "",
-                    owner_id=imp.owner_id,
+                    owner_id=owners.get(value, imp.owner_id),
                     search_text=search.document(label, value if is_domain else ""),
                 ))  # fmt: skip
-            for company in Company.objects.bulk_create(new):
-                found[(company.domain or company.name).casefold()] = company.pk
+            created = Company.objects.bulk_create(new)
+            for company, value in zip(created, missing, strict=True):
+                found[value.casefold()] = company.pk
+                imp.remember(company.name)
+            write_history(Company, [c.pk for c in created], "+", reason=imp.reason, user_id=imp.actor_id)
     return found
 
 

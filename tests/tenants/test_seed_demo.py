@@ -31,8 +31,14 @@ def test_seed_demo_is_idempotent_and_signs_in() -> None:
     with schema_context(tenant.schema_name):
         assert lena.login(email="lena@demo.kestrel.test", password="kestrel-demo-2026")
     names = lena.get("/api/v1/companies/").json()["results"]
-    # her own two, and the one shared with her; not Maya's, Tom's or the owner's others
-    assert sorted(c["name"] for c in names) == ["Acme Corporation", "Globex", "Umbrella Health"]
+    # her own two, the one shared with her and the one the demo import made for her contact
+    # (Kwame Mensah of Tailspin Toys); not Maya's, Tom's or the owner's others
+    assert sorted(c["name"] for c in names) == [
+        "Acme Corporation",
+        "Globex",
+        "Tailspin Toys",
+        "Umbrella Health",
+    ]
     client = Client(HTTP_HOST="demo.localhost")
     with schema_context(tenant.schema_name):
         assert client.login(email="maya@demo.kestrel.test", password="kestrel-demo-2026")
