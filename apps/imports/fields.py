@@ -91,7 +91,7 @@ def _address(label: str = "") -> list[ImportField]:
 
 def _common(entity: str, locale: w.Locale, people: dict[str, int]) -> list[ImportField]:
     fields = [
-        ImportField("id", "Kestrel id", w.Number(locale, label="Kestrel id", places=0), KEY,
+        ImportField("id", "Kestrel id", w.Number(locale, label="Kestrel id", places=0, low=1, high=2**63 - 1), KEY,
                     aliases=("kestrel id", "record id")),
         _text("external_id", "External id", 100, kind=KEY,
               aliases=("external id", "source id", "hubspot id", "pipedrive id", "crm id")),
@@ -187,7 +187,7 @@ def _deal(locale: w.Locale, people: dict[str, int]) -> Spec:
               dictionary=True),
         ImportField("value", "Value", w.Number(locale, label="Value", places=2, low=0,
                     high=999_999_999_999), aliases=("amount", "deal value", "deal amount")),
-        ImportField("currency", "Currency", w.Text(3, label="Currency"), aliases=("currency code",)),
+        ImportField("currency", "Currency", w.Currency(3, label="Currency"), aliases=("currency code",)),
         ImportField("pipeline", "Pipeline", w.Choice(pipelines, label="Pipeline"), LINK),
         _text("stage", "Stage", 100, kind=LINK, aliases=("deal stage", "pipeline stage")),
         ImportField("expected_close", "Expected close date", w.Date(locale, label="Expected close date"),
@@ -256,7 +256,7 @@ def _activity(locale: w.Locale, people: dict[str, int], tz: dt.tzinfo) -> Spec:
         _text("body", "Notes", 20_000, aliases=("note", "notes", "description", "details")),
         ImportField("due_at", "Due", w.DateTime(locale, tz, label="Due"),
                     aliases=("due", "due date", "date", "when", "start", "start time")),
-        ImportField("done", "Done", w.Boolean(label="Done"), aliases=("completed", "is done", "status")),
+        ImportField("done", "Done", w.Boolean(label="Done"), aliases=("completed", "is done")),
         ImportField("outcome", "Outcome", w.Choice(_choices(Activity, "outcome"), label="Outcome")),
         _text("location", "Location", 300, aliases=("place", "where"), search=True),
         ImportField("contact", "Contact (email)", w.Email(254, label="Contact email"), LINK,

@@ -8,9 +8,11 @@ written outside it, so a cancel never waits on the import's locks)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import tempfile
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -319,7 +321,7 @@ def run(job: ImportJob, *, dry_run: bool) -> engine.Summary | None:
     path, temporary = _local_path(job)
     try:
         table = open_table(path, name=job.file_name)
-        spec = f.spec_for(job.entity, locale=job.locale)
+        spec = f.spec_for(job.entity, locale=job.locale, tz=_zone(job.created_by))
         importer = engine.Importer(
             spec=spec,
             table=table,
@@ -348,6 +350,14 @@ def run(job: ImportJob, *, dry_run: bool) -> engine.Summary | None:
             path.unlink(missing_ok=True)
     _record(job, summary, rejected.getvalue(), dry_run=dry_run)
     return summary
+
+
+def _zone(user: Any) -> dt.tzinfo:
+    """Times without a zone in the file are read in the importing person's time zone."""
+    try:
+        return zoneinfo.ZoneInfo(getattr(user, "time_zone", "") or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
 
 
 def _finish(job: ImportJob, *, status: str, message: str) -> None:

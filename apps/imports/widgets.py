@@ -149,6 +149,14 @@ class Domain(Text):
         return text
 
 
+class Currency(Text):
+    def clean(self, value: Any, row: Any = None, **kwargs: Any) -> str:
+        text = super().clean(value).upper()
+        if text and not re.fullmatch(r"[A-Z]{3}", text):
+            raise CellError("invalid_currency", f"{shorten(text)} is not a currency code like USD or EUR.")
+        return text
+
+
 class Url(Text):
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> str:
         text = super().clean(value)
@@ -179,7 +187,7 @@ class Choice(widgets.Widget):
 
     def __init__(self, choices: list[tuple[str, str]], *, label: str) -> None:
         self.label = label
-        self.options = [v for v, _ in choices]
+        self.options = [shown for _, shown in choices if shown and str(shown) != "—"]
         self.lookup = {}
         for stored, shown in choices:
             self.lookup[str(shown).strip().casefold()] = stored
