@@ -301,3 +301,28 @@ def _json_rows(path: Path, headers: list[str]) -> Iterator[tuple[int, list[str]]
                 for value in (item.get(h) for h in headers)
             ],
         )
+
+
+def estimate_rows(table: Table) -> int:
+    """Data rows in the file, for the progress bar before the first pass: lines for CSV (a
+    cell with a line break counts twice), the sheet's dimension for XLSX, items for JSON."""
+    if table.format == "json":
+        return len(_json_records(table.path))
+    if table.format == "xlsx":
+        workbook, sheet = _xlsx_sheet(table.path)
+        try:
+            return max((sheet.max_row or 1) - 1, 0)
+        finally:
+            workbook.close()
+    newline = "\n".encode(table.encoding.replace("-sig", ""))
+    if table.encoding.startswith("utf-16") and newline.startswith(b"\xff\xfe"):
+        newline = newline[2:]
+    lines = 0
+    last = b""
+    with table.path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            lines += chunk.count(newline)
+            last = chunk
+    if last and not last.endswith(newline):
+        lines += 1
+    return max(lines - 1, 0)

@@ -29,7 +29,7 @@ from apps.records.services import actor_label, actor_user
 from . import engine
 from . import fields as f
 from .models import ACTIVE, ImportJob, ImportProblem, MappingMemory, MatchOn, Mode, Status
-from .reading import FileProblem, open_table
+from .reading import FileProblem, estimate_rows, open_table
 
 # A run whose worker has not reported for this long is presumed dead and started again.
 STALE_SECONDS = 120
@@ -109,6 +109,7 @@ def import_create(
     spec = f.spec_for(entity, locale=job.locale)
     job.file_format, job.encoding, job.delimiter = table.format, table.encoding, table.delimiter
     job.headers = table.headers
+    job.rows_total = estimate_rows(table)
     job.mapping = remembered_mapping(entity, table.headers) or f.suggest_mapping(spec, table.headers)
     if mapping is not None:
         job.mapping = {h: mapping.get(h, "") for h in table.headers}
@@ -195,7 +196,8 @@ def import_preview(*, actor: Any, job: ImportJob) -> ImportJob:
         raise ValidationError({"mapping": str(exc)}) from None
     job.status = Status.PREVIEW_QUEUED
     job.message = ""
-    job.save(update_fields=["status", "message"])
+    job.heartbeat_at = timezone.now()  # a worker has STALE_SECONDS to pick it up
+    job.save(update_fields=["status", "message", "heartbeat_at"])
     _queue(job, dry_run=True)
     return job
 
@@ -214,7 +216,8 @@ def import_start(*, actor: Any, job: ImportJob) -> ImportJob:
         raise ValidationError({"mapping": str(exc)}) from None
     job.status = Status.QUEUED
     job.message = ""
-    job.save(update_fields=["status", "message"])
+    job.heartbeat_at = timezone.now()  # a worker has STALE_SECONDS to pick it up
+    job.save(update_fields=["status", "message", "heartbeat_at"])
     audit_record(
         action="import.started",
         actor=actor_user(actor),
@@ -275,11 +278,15 @@ def progress(job: ImportJob) -> dict[str, Any]:
 def resume_if_stale(job: ImportJob) -> bool:
     """A run whose worker vanished (no progress for STALE_SECONDS, message lost) is queued
     again; the run holds a lock, so a live one is never doubled."""
-    if job.status not in (Status.QUEUED, Status.RUNNING, Status.PREVIEW_QUEUED, Status.PREVIEWING):
+    if job.status not in ACTIVE:
         return False
     live = cache.get(progress_key(job.pk)) or {}
-    beat = live.get("beat") or (job.heartbeat_at.timestamp() if job.heartbeat_at else None)
-    if beat is None or timezone.now().timestamp() - beat < STALE_SECONDS:
+    beat = live.get("beat") or (job.heartbeat_at or job.created_at).timestamp()
+    if timezone.now().timestamp() - beat < STALE_SECONDS:
+        return False
+    if job.status == Status.CANCELLING:
+        # Nobody is running it (a run checks for a cancel every few thousand rows).
+        _finish(job, status=Status.CANCELLED, message="Cancelled; nothing was changed.")
         return False
     ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
     cache.set(progress_key(job.pk), {**live, "beat": timezone.now().timestamp()}, 3600)
@@ -309,7 +316,9 @@ def run(job: ImportJob, *, dry_run: bool) -> engine.Summary | None:
         cache.set(progress_key(job.pk), state, 24 * 3600)
 
     def cancelled() -> bool:
-        return ImportJob.objects.filter(pk=job.pk, status=Status.CANCELLING).exists()
+        return ImportJob.objects.filter(
+            pk=job.pk, status__in=[Status.CANCELLING, Status.CANCELLED]
+        ).exists()
 
     rejected = io.StringIO()
     writer = csv.writer(rejected)

@@ -59,3 +59,14 @@ def test_history_timeline_and_owner_notification(tmp_path: Path, owner_a: User) 
     run_file(renamed, actor=owner_a)  # nothing changes the second time: no new history
     assert len(timeline(ola, "contact")[0]) == 2
     assert Notification.objects.filter(recipient=rep).count() == 1
+
+
+def test_row_estimate_for_each_format(tmp_path: Path) -> None:
+    from apps.imports.reading import estimate_rows, open_table
+
+    text = "Name,Email\nA,a@x.example\nB,b@x.example\nC,c@x.example"
+    for encoding in ("utf-8", "utf-16", "cp1252"):
+        path = write(tmp_path, text, f"rows-{encoding}.csv", encoding=encoding)
+        assert estimate_rows(open_table(path, name=path.name)) == 3
+    path = write(tmp_path, '[{"Name": "A"}, {"Name": "B"}]', "rows.json")
+    assert estimate_rows(open_table(path, name=path.name)) == 2
