@@ -7,7 +7,9 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import decimal
 import json
+import math
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +38,20 @@ class FileProblem(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class NumberCell(str):
+    """A number cell of an XLSX or JSON file: its text has a decimal point whatever the
+    import's locale, so widgets read it as it is instead of in the locale's way (in German,
+    "1.234" written by a person is 1234; a 1.234 stored in a spreadsheet is not)."""
+
+
+def _human_size(size: float) -> str:
+    if size < 1024:
+        return f"{int(size):,} bytes"
+    if size >= 1_048_576:
+        return f"{size / 1_048_576:.1f} MB".replace(".0 MB", " MB")
+    return f"{size / 1024:.1f} KB".replace(".0 KB", " KB")
 
 
 @dataclass
@@ -72,7 +88,8 @@ def _detect_format(path: Path, name: str, head: bytes) -> str:
     if lower.endswith(".xls") and head.startswith(b"\xd0\xcf\x11\xe0"):
         raise FileProblem(
             "unsupported_format",
-            "Old Excel files (.xls) cannot be read; save the sheet as .xlsx or CSV and upload that.",
+            "Old Excel files (.xls) cannot be read; save the sheet as .xlsx or CSV and upload "
+            "that.",
         )
     if lower.endswith(".json") or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
         return "json"
@@ -89,37 +106,65 @@ def _is_xlsx(path: Path) -> bool:
 
 def detect_encoding(path: Path) -> str:
     """UTF-8 (with or without a byte-order mark), UTF-16 (mark or tell-tale zero bytes), and
-    otherwise Windows-1252/Latin-1, the encodings spreadsheets and old CRMs write."""
+    otherwise Windows-1252/Latin-1, the encodings spreadsheets and old CRMs write.
+
+    The whole file is decoded once, so a bad byte or binary data deep in the file is found
+    here (FileProblem) rather than half-way through an import: a file with a byte-order mark
+    must be valid in the encoding it names, and no text may hold a NUL character (PostgreSQL
+    cannot store one, and text files never have one)."""
     with path.open("rb") as handle:
         head = handle.read(4)
+    marked = ""
     if head.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+        guess, plain, marked = "utf-8-sig", "utf-8", "UTF-8"
+    elif head.startswith(codecs.BOM_UTF16_LE):
+        guess, plain, marked = "utf-16", "utf-16-le", "UTF-16"
+    elif head.startswith(codecs.BOM_UTF16_BE):
+        guess, plain, marked = "utf-16", "utf-16-be", "UTF-16"
     elif len(head) >= 4 and head[1] == 0 and head[3] == 0 and head[0] != 0:
-        return "utf-16-le"
+        guess = plain = "utf-16-le"
     elif len(head) >= 4 and head[0] == 0 and head[2] == 0 and head[1] != 0:
-        return "utf-16-be"
+        guess = plain = "utf-16-be"
     else:
-        encoding = "utf-8"
-    # Decode the whole file once: a single bad byte deep in the file would otherwise surface
-    # half-way through an import.
+        guess = plain = "utf-8"
+    # Latin-1 decodes any byte, so the last candidate always answers.
+    for encoding in (guess,) if marked else (guess, "cp1252", "latin-1"):
+        bad_line, nul_line = _scan(path, encoding, plain if encoding == guess else encoding)
+        if nul_line is not None:
+            raise FileProblem(
+                "not_text",
+                "This does not look like a CSV file: it contains binary data (a NUL character "
+                f"on line {nul_line:,}).",
+            )
+        if bad_line is None:
+            return encoding
+    raise FileProblem(
+        "bad_encoding",
+        f"The file starts with a {marked} byte-order mark but line {bad_line} is not valid "
+        f"{marked}; save it again as UTF-8 and upload that.",
+    )
+
+
+def _scan(path: Path, encoding: str, plain: str) -> tuple[int | None, int | None]:
+    """The line of the first bytes `encoding` cannot decode and the line of the first NUL
+    character before them (each None if there is none). `plain` is `encoding` without
+    byte-order mark handling, to count the lines before a bad byte."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1024 * 1024):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        return encoding
-    except UnicodeDecodeError:
-        pass
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1024 * 1024):
-                chunk.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:
-        return "latin-1"
+    line = 1
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(1024 * 1024)
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+                bad = None
+            except UnicodeDecodeError as exc:
+                text = chunk[: max(exc.start, 0)].decode(plain, errors="replace")
+                bad = line + text.count("\n")
+            if "\x00" in text:
+                return bad, line + text[: text.index("\x00")].count("\n")
+            if bad is not None or not chunk:
+                return bad, None
+            line += text.count("\n")
 
 
 def _detect_delimiter(first_line: str) -> str:
@@ -173,8 +218,8 @@ def open_table(path: Path, *, name: str) -> Table:
     if size > max_file_bytes():
         raise FileProblem(
             "file_too_large",
-            f"The file is {size / 1_048_576:.1f} MB; the limit is "
-            f"{max_file_bytes() / 1_048_576:.0f} MB. Split it into smaller files.",
+            f"The file is {_human_size(size)}; the limit is {_human_size(max_file_bytes())}. "
+            "Split it into smaller files.",
         )
     with path.open("rb") as handle:
         head = handle.read(SAMPLE_BYTES)
@@ -187,19 +232,13 @@ def open_table(path: Path, *, name: str) -> Table:
         table = Table(path, "json", _clean_headers(_json_header(path)))
     else:
         encoding = detect_encoding(path)
-        if "\x00" in head.decode(encoding, errors="replace"):
-            raise FileProblem(
-                "not_text", "This does not look like a CSV file: it contains binary data."
-            )
         with path.open(encoding=encoding, newline="") as text:
             first_line = text.readline()
         delimiter = _detect_delimiter(first_line)
         try:
             header = next(_csv_reader(path, encoding, delimiter), None)
         except csv.Error as exc:
-            raise FileProblem(
-                "unreadable_header", f"The header row cannot be read: {exc}."
-            ) from None
+            raise _unreadable("unreadable_header", 1, exc) from None
         table = Table(path, "csv", _clean_headers(header or []), encoding, delimiter)
     if next(table.rows(), None) is None:
         raise FileProblem("no_rows", "The file has a header row but no data rows.")
@@ -223,7 +262,17 @@ def _csv_rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, 
             if cells:
                 yield number, cells
     except csv.Error as exc:
-        raise FileProblem("unreadable_row", f"Row {number + 1} cannot be read: {exc}.") from None
+        raise _unreadable("unreadable_row", number + 1, exc) from None
+
+
+def _unreadable(code: str, row: int, exc: csv.Error) -> FileProblem:
+    if "field larger than field limit" in str(exc):
+        return FileProblem(
+            code,
+            f"Row {row} has a cell of more than {csv.field_size_limit():,} characters; a quote "
+            '(") that is never closed usually causes this.',
+        )
+    return FileProblem(code, f"Row {row} cannot be read: {exc}.")
 
 
 def _cell_text(value: Any) -> str:
@@ -231,8 +280,12 @@ def _cell_text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "inf", "nan": no number, and the widgets say so
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        return NumberCell(int(value))
+    if isinstance(value, int | float | decimal.Decimal):
+        return NumberCell(value)
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
     if isinstance(value, dt.date):
@@ -245,9 +298,9 @@ def _xlsx_sheet(path: Path) -> Any:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
+        return workbook, workbook.worksheets[0]
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise FileProblem("unreadable_xlsx", f"The Excel file cannot be opened ({exc}).") from None
-    return workbook, workbook.worksheets[0]
 
 
 def _xlsx_header(path: Path) -> list[str]:
@@ -255,12 +308,15 @@ def _xlsx_header(path: Path) -> list[str]:
     try:
         first = next(sheet.iter_rows(max_row=1, values_only=True), ())
         return [_cell_text(v) for v in first]
+    except Exception as exc:  # the sheet is parsed as it is read: damage shows up here
+        raise FileProblem("unreadable_xlsx", f"The Excel file cannot be read ({exc}).") from None
     finally:
         workbook.close()
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     workbook, sheet = _xlsx_sheet(path)
+    number = 1
     try:
         for number, values in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
             cells = [_cell_text(v) for v in values]
@@ -268,6 +324,10 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
                 cells.pop()
             if cells:
                 yield number, cells
+    except Exception as exc:  # the sheet is parsed as it is read: damage shows up here
+        raise FileProblem(
+            "unreadable_xlsx", f"The Excel file cannot be read after row {number} ({exc})."
+        ) from None
     finally:
         workbook.close()
 
@@ -292,15 +352,27 @@ def _json_header(path: Path) -> list[str]:
 
 def _json_rows(path: Path, headers: list[str]) -> Iterator[tuple[int, list[str]]]:
     for number, item in enumerate(_json_records(path), start=2):
-        yield (
-            number,
-            [
-                ", ".join(_cell_text(v) for v in value)
-                if isinstance(value, list)
-                else _cell_text(value)
-                for value in (item.get(h) for h in headers)
-            ],
-        )
+        cells = [
+            ", ".join(_cell_text(v) for v in value)
+            if isinstance(value, list)
+            else _cell_text(value)
+            for value in (item.get(h) for h in headers)
+        ]
+        # JSON escapes can spell what PostgreSQL cannot store: a NUL, half a surrogate pair.
+        for cell in cells:
+            if "\x00" in cell:
+                raise FileProblem(
+                    "not_text", f"Record {number - 1} holds a NUL character (binary data)."
+                )
+            try:
+                cell.encode("utf-8")
+            except UnicodeEncodeError:
+                raise FileProblem(
+                    "invalid_json",
+                    f"Record {number - 1} holds text that is not valid Unicode (half of a "
+                    "surrogate pair, such as \\ud800).",
+                ) from None
+        yield number, cells
 
 
 def estimate_rows(table: Table) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 import re
 from typing import Any
 
@@ -15,6 +16,8 @@ from import_export import widgets
 
 from apps.records import customfields
 from apps.records.models import CustomField, FieldType
+
+from .reading import NumberCell
 
 EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"'.]{2,}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -60,6 +63,10 @@ class Locale:
         return "1.234,56" if self.decimal_comma else "1,234.56"
 
     def number(self, text: str) -> decimal.Decimal:
+        if isinstance(text, NumberCell):  # a spreadsheet's number, not a person's writing
+            typed = decimal.Decimal(text)
+            if typed.is_finite():
+                return typed
         raw = text.strip().translate(CURRENCY_MARKS).strip()
         if self.decimal_comma:
             ok = COMMA_NUMBER.match(raw)
@@ -135,6 +142,11 @@ class Text(widgets.CharWidget):
 class Email(Text):
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> str:
         text = super().clean(value).lower()
+        if len(text) > self.max_length:  # lower() can lengthen: "İ" becomes two characters
+            raise CellError(
+                "too_long",
+                f"{self.label} is {len(text)} characters long; the limit is {self.max_length}.",
+            )
         if text and not EMAIL.match(text):
             raise CellError("invalid_email", f"{shorten(text)} is not an email address.")
         return text
@@ -153,7 +165,9 @@ class Currency(Text):
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> str:
         text = super().clean(value).upper()
         if text and not re.fullmatch(r"[A-Z]{3}", text):
-            raise CellError("invalid_currency", f"{shorten(text)} is not a currency code like USD or EUR.")
+            raise CellError(
+                "invalid_currency", f"{shorten(text)} is not a currency code like USD or EUR."
+            )
         return text
 
 
@@ -243,15 +257,20 @@ class Number(widgets.DecimalWidget):
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> decimal.Decimal | None:
         if not str(value).strip():
             return None
-        number = self.locale.number(str(value))
+        number = self.locale.number(value if isinstance(value, str) else str(value))
         if self.places is not None:
-            number = number.quantize(decimal.Decimal(1).scaleb(-self.places))
+            try:
+                number = number.quantize(decimal.Decimal(1).scaleb(-self.places))
+            except decimal.InvalidOperation:  # more digits than a decimal holds
+                number = decimal.Decimal("Infinity").copy_sign(number)
         if (self.low is not None and number < self.low) or (
             self.high is not None and number > self.high
         ):
             raise CellError(
                 "out_of_range", f"{self.label} must be between {self.low} and {self.high}."
             )
+        if not number.is_finite():
+            raise CellError("out_of_range", f"{shorten(str(value))} is too large for {self.label}.")
         return number
 
 
@@ -333,7 +352,7 @@ class Custom(widgets.Widget):
         if kind == FieldType.DATE:
             raw = self.locale.date(text).isoformat()
         elif kind in (FieldType.NUMBER, FieldType.DECIMAL, FieldType.CURRENCY):
-            raw = str(self.locale.number(text))
+            raw = str(self.locale.number(value if isinstance(value, str) else text))
         elif kind == FieldType.DATETIME:
             raw = self.locale.datetime(text, dt.UTC).isoformat()
         elif kind == FieldType.USER:
@@ -341,7 +360,14 @@ class Custom(widgets.Widget):
         elif kind == FieldType.MULTI_SELECT:
             raw = [part for part in re.split(r"[,;]", text) if part.strip()]
         try:
-            return customfields.validate_value(self.field, raw)
+            cleaned = customfields.validate_value(self.field, raw)
         except ValidationError as exc:
             code = "unknown_option" if "not an option" in exc.messages[0] else "invalid_value"
             raise CellError(code, exc.messages[0]) from None
+        except decimal.InvalidOperation:  # more digits than a decimal holds
+            cleaned = math.inf
+        # A number too large for a float would be stored as Infinity, which JSON (and so
+        # the database) refuses.
+        if isinstance(cleaned, float) and not math.isfinite(cleaned):
+            raise CellError("out_of_range", f"{shorten(text)} is too large for {self.field.label}.")
+        return cleaned
