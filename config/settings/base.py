@@ -9,7 +9,7 @@ import dj_database_url
 from .celery import *  # noqa: F403
 from .drf import *  # noqa: F403
 from .email import *  # noqa: F403  (outgoing mail, from the environment)
-from .env import BASE_DOMAIN, DATABASE_URL, DJANGO_DEBUG, REDIS_URL
+from .env import BASE_DOMAIN, DATABASE_URL, DJANGO_DEBUG, KESTREL_MEDIA_ROOT, REDIS_URL
 from .logging import *  # noqa: F403
 from .security import *  # noqa: F403
 from .tenancy import *  # noqa: F403
@@ -113,7 +113,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
-MEDIA_ROOT = BASE_DIR / "media"
+MEDIA_ROOT = Path(KESTREL_MEDIA_ROOT) if KESTREL_MEDIA_ROOT else BASE_DIR / "media"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

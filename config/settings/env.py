@@ -43,3 +43,7 @@ REDIS_URL = env_str("REDIS_URL")
 BASE_DOMAIN = env_str("BASE_DOMAIN", "localhost").lower() or "localhost"
 DJANGO_SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 DJANGO_DEBUG = env_bool("DJANGO_DEBUG", default=False)
+# Optional, unlike ENV_VARS: where uploaded files live (default BASE_DIR/media). The web process
+# saves an import's file and a Celery worker, in another container, reads it and writes the
+# rejected rows next to it, so every deployment points web and workers at one shared volume.
+KESTREL_MEDIA_ROOT = env_str("KESTREL_MEDIA_ROOT")

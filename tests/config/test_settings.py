@@ -7,6 +7,7 @@ import importlib
 import sys
 import zlib
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,6 +171,7 @@ def test_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
             "BASE_DOMAIN": "Kestrel.Example",
             "DJANGO_SECRET_KEY": "from-the-environment",
             "DJANGO_DEBUG": "false",
+            "KESTREL_MEDIA_ROOT": "/srv/kestrel/media",
         },
     )
     assert module.DATABASES["default"]["HOST"] == "db.internal"
@@ -179,6 +181,28 @@ def test_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert module.SECRET_KEY == "from-the-environment"
     assert module.DEBUG is False
     assert module.SESSION_COOKIE_SECURE is True
+    # Web and workers read and write import files on the volume the deployment mounts here.
+    assert str(module.MEDIA_ROOT) == "/srv/kestrel/media"
+
+
+def test_media_root_defaults_to_the_project_media_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    project = Path(__file__).resolve().parents[2]
+    for blank in (None, "  "):
+        if blank is None:
+            monkeypatch.delenv("KESTREL_MEDIA_ROOT", raising=False)
+        else:
+            monkeypatch.setenv("KESTREL_MEDIA_ROOT", blank)
+        module = _fresh_settings_module(
+            "config.settings.production",
+            monkeypatch,
+            {
+                "DATABASE_URL": "postgresql://u@db/crm",
+                "REDIS_URL": "redis://r:6379/0",
+                "DJANGO_SECRET_KEY": "from-the-environment",
+            },
+        )
+        media_root = module.MEDIA_ROOT
+        assert media_root == project / "media", repr(blank)
 
 
 def test_production_refuses_to_start_without_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:

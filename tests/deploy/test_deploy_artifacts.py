@@ -22,6 +22,8 @@ CHART = ROOT / "helm" / "kestrel"
 HELM_TOOL = ROOT / "tools" / "helm"
 HELM_PYTHON = HELM_TOOL / ".venv" / "bin" / "python"
 ROLES = ("web", "worker", "beat")
+# Optional settings the deployment sets where the volume for uploaded files is mounted.
+MEDIA_ENV = "KESTREL_MEDIA_ROOT"
 
 
 def _compose() -> dict[str, Any]:
@@ -81,6 +83,9 @@ def _errors(report: dict[str, Any]) -> list[str]:
             "workers": {"reminders": {"enabled": True}, "reports": {"enabled": True}},
             "extraEnv": [{"name": "KESTREL_QUEUE_SHARDS", "value": "16"}],
         },
+        {"media": {"existingClaim": "kestrel-files"}},
+        {"media": {"storageClass": "-", "accessModes": ["ReadWriteOnce"]}},
+        {"media": {"enabled": False}},
     ],
 )
 def test_chart_passes_helm_lint(values: dict[str, Any] | None, tmp_path: Path) -> None:
@@ -160,9 +165,10 @@ def test_compose_env_names_are_the_settings_names() -> None:
     compose = _compose()
     for role in (*ROLES, "migrate"):
         service = compose["services"][role]
-        # The fixed interface, plus the optional email settings and queue sharding.
+        # The fixed interface, plus the optional email settings and queue sharding, and where
+        # the shared volume for uploaded files is mounted.
         optional = {*EMAIL_ENV_VARS, "KESTREL_QUEUE_SHARDS"}
-        assert set(service["environment"]) == set(ENV_VARS) | optional, role
+        assert set(service["environment"]) == set(ENV_VARS) | optional | {MEDIA_ENV}, role
         assert all(service["environment"][name] == f"${{{name}:-}}" for name in optional)
         assert service["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
@@ -208,7 +214,8 @@ def test_one_image_runs_every_role_in_chart_and_compose() -> None:
 # Helm's lint renders every template without a cluster; it cannot print them, but a template
 # that calls `fail` gets its message logged. This probe fails with the rendered manifests.
 _PROBE = (
-    '{{- $out := dict -}}{{- range $path := list "worker.yaml" "beat.yaml" "web.yaml" -}}'
+    '{{- $out := dict -}}{{- range $path := list "worker.yaml" "beat.yaml" "web.yaml"'
+    ' "migrate-job.yaml" "media-pvc.yaml" "NOTES.txt" -}}'
     '{{- $_ := set $out $path (include (print $.Template.BasePath "/" $path) $) -}}{{- end -}}'
     '{{- fail (printf "RENDERED<<%s>>RENDERED" (toJson $out | b64enc)) -}}'
 )
@@ -231,7 +238,11 @@ def _render(tmp_path: Path, values: dict[str, Any] | None = None) -> tuple[dict[
     found = re.search(r"RENDERED<<([A-Za-z0-9+/=]+)>>RENDERED", log)
     assert found, f"Helm did not render the chart:\n{log[-2000:]}"
     files = json.loads(base64.b64decode(found.group(1)))
-    docs = {name: [d for d in yaml.safe_load_all(text) if d] for name, text in files.items()}
+    # (NOTES.txt is text for the person installing, kept as it is.)
+    docs = {
+        name: [d for d in yaml.safe_load_all(text) if d] if name.endswith(".yaml") else [text]
+        for name, text in files.items()
+    }
     return docs, log
 
 
@@ -255,7 +266,7 @@ def test_rendered_worker_runs_the_compose_command(tmp_path: Path) -> None:
     assert compose[-2:] == ["--concurrency", f"${{KESTREL_WORKER_CONCURRENCY:-{concurrency}}}"]
     assert worker["command"] + worker["args"] == [*compose[:-1], concurrency]
     assert worker["args"][:4] == ["--tenant-queues", "reminders,reports", "-Q", "default"]
-    assert {e["name"] for e in worker["env"]} == set(ENV_VARS)
+    assert {e["name"] for e in worker["env"]} == set(ENV_VARS) | {MEDIA_ENV}
     assert "inspect ping" in " ".join(worker["livenessProbe"]["exec"]["command"])
     spec = workers["worker"]["spec"]["template"]["spec"]
     assert spec["terminationGracePeriodSeconds"] == 60
@@ -339,3 +350,134 @@ def test_dev_launcher_runs_the_same_worker_and_one_beat() -> None:
     compose = _compose()["services"]["worker"]["command"]
     assert worker[3:-2] == compose[1:-2]  # same arguments up to the concurrency
     assert commands["beat"][5] == "beat"
+
+
+# --- Uploaded files: web saves an import's file, a worker reads it and writes the rejected
+# rows, web serves them. Both must see one folder, wherever they run. -------------------------
+
+
+def _compose_mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Named volume -> container path, from the short `name:/path` syntax."""
+    return dict(str(v).split(":")[:2] for v in service.get("volumes", []))
+
+
+def test_compose_web_and_worker_share_the_media_volume() -> None:
+    compose = _compose()
+    assert "media" in compose["volumes"]
+    services = compose["services"]
+    paths = set()
+    for role in ("web", "worker"):
+        service = services[role]
+        mount = _compose_mounts(service).get("media")
+        assert mount is not None, role
+        # Django reads the same path the volume is mounted at.
+        assert service["environment"][MEDIA_ENV] == mount, role
+        paths.add(mount)
+    assert paths == {"/app/media"}
+
+
+def test_dockerfile_creates_the_media_folder_for_the_non_root_user() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    # The non-root user is uid 10001 and the image runs as it.
+    assert re.search(r"useradd\b.*--uid 10001\b.*\bkestrel$", dockerfile, flags=re.M)
+    assert re.findall(r"^USER (\S+)", dockerfile, flags=re.M)[-1] == "10001:10001"
+    # A new named volume copies the image folder's owner: the folder must exist and be theirs.
+    runs = re.findall(r"^RUN (.+)$", dockerfile, flags=re.M)
+    media = _compose()["services"]["web"]["environment"][MEDIA_ENV]
+    assert any(
+        re.fullmatch(rf"install -d -o (kestrel|10001) -g (kestrel|10001) -m 07[57]0 {media}", run)
+        for run in runs
+    ), runs
+    # A developer's own uploads never end up in the image.
+    assert "media" in (ROOT / ".dockerignore").read_text().split()
+
+
+def _media_volume(deployment: dict[str, Any]) -> dict[str, Any] | None:
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    found = [v for v in volumes if v["name"] == "media"]
+    return dict(found[0]) if found else None
+
+
+def _media_path(deployment: dict[str, Any]) -> str:
+    """Where the container mounts the media volume, checked against where Django looks."""
+    container = _container(deployment)
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert mounts["media"] == env[MEDIA_ENV], deployment["metadata"]["name"]
+    # The rest of the filesystem stays read-only, beside the pod's own scratch folder.
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert set(mounts) == {"tmp", "media"}
+    return str(mounts["media"])
+
+
+def test_chart_mounts_one_media_claim_in_web_and_every_worker(tmp_path: Path) -> None:
+    pools = {"workers": {"reminders": {"enabled": True}, "reports": {"enabled": True}}}
+    docs, _ = _render(tmp_path, pools)
+    (claim,) = docs["media-pvc.yaml"]
+    assert claim["kind"] == "PersistentVolumeClaim"
+    assert claim["metadata"]["name"] == "test-release-kestrel-media"
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    assert "storageClassName" not in claim["spec"]  # the cluster's default class
+
+    deployments = [docs["web.yaml"][0], *docs["worker.yaml"]]
+    assert len(deployments) == 4  # web, the main pool and the two dedicated pools
+    for deployment in deployments:
+        volume = _media_volume(deployment)
+        assert volume == {
+            "name": "media",
+            "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]},
+        }
+        assert _media_path(deployment) == _values()["media"]["mountPath"] == "/app/media"
+    # The pods running as uid 10001 can write to the claim's root.
+    spec = deployments[0]["spec"]["template"]["spec"]
+    assert spec["securityContext"]["fsGroup"] == 10001
+
+    (notes,) = docs["NOTES.txt"]
+    assert "live in /app/media, shared by web and\nevery worker pool" in notes
+    assert "claim test-release-kestrel-media (10Gi, ReadWriteMany), kept on uninstall" in notes
+    assert "WARNING" not in notes
+
+    # Beat and migrations never touch uploaded files (and a ReadWriteOnce claim would tie them
+    # to its node).
+    for deployment in (*docs["beat.yaml"], *docs["migrate-job.yaml"]):
+        assert _media_volume(deployment) is None
+        assert MEDIA_ENV not in {e["name"] for e in _container(deployment)["env"]}
+
+
+def test_an_existing_claim_is_mounted_and_no_claim_is_created(tmp_path: Path) -> None:
+    values = {"media": {"existingClaim": "kestrel-files", "mountPath": "/srv/kestrel-media"}}
+    docs, _ = _render(tmp_path, values)
+    assert docs["media-pvc.yaml"] == []
+    for deployment in (docs["web.yaml"][0], *docs["worker.yaml"]):
+        volume = _media_volume(deployment)
+        assert volume is not None
+        assert volume["persistentVolumeClaim"] == {"claimName": "kestrel-files"}
+        assert _media_path(deployment) == "/srv/kestrel-media"
+
+
+@pytest.mark.parametrize(("storage_class", "expected"), [("fast-rwx", "fast-rwx"), ("-", "")])
+def test_media_claim_storage_class_and_access_modes_come_from_values(
+    storage_class: str, expected: str, tmp_path: Path
+) -> None:
+    values = {
+        "media": {"storageClass": storage_class, "accessModes": ["ReadWriteOnce"], "size": "2Gi"}
+    }
+    docs, _ = _render(tmp_path, values)
+    (claim,) = docs["media-pvc.yaml"]
+    assert claim["spec"]["storageClassName"] == expected
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+
+
+def test_media_disabled_gives_each_pod_a_writable_folder_and_says_imports_fail(
+    tmp_path: Path,
+) -> None:
+    docs, _ = _render(tmp_path, {"media": {"enabled": False}})
+    assert docs["media-pvc.yaml"] == []
+    for deployment in (docs["web.yaml"][0], *docs["worker.yaml"]):
+        assert _media_volume(deployment) == {"name": "media", "emptyDir": {}}
+        assert _media_path(deployment) == "/app/media"
+    (notes,) = docs["NOTES.txt"]
+    assert "WARNING: media.enabled is false" in notes and "imports fail" in notes

@@ -41,12 +41,39 @@ app.kubernetes.io/component: {{ .component }}
   valueFrom: {secretKeyRef: {name: {{ include "kestrel.secretName" $root }}, key: REDIS_URL}}
 {{- end -}}
 
+{{/* Pod settings every Kestrel pod shares. Called with (dict "root" $ "media" <bool>): web and
+     worker pods also get the uploaded-files volume; beat and migrate never touch those files,
+     and a ReadWriteOnce claim would otherwise tie them to its node too. */}}
 {{- define "kestrel.podSpecCommon" -}}
+{{- $root := .root -}}
 securityContext:
-  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
 volumes:
   - name: tmp
     emptyDir: {}
+  {{- if .media }}
+  - name: media
+    {{- if $root.Values.media.enabled }}
+    persistentVolumeClaim:
+      claimName: {{ include "kestrel.mediaClaimName" $root }}
+    {{- else }}
+    emptyDir: {}
+    {{- end }}
+  {{- end }}
+{{- end -}}
+
+{{- define "kestrel.mediaClaimName" -}}
+{{- .Values.media.existingClaim | default (printf "%s-media" (include "kestrel.fullname" .)) -}}
+{{- end -}}
+
+{{/* Web and workers find the shared uploaded files where the volume is mounted. */}}
+{{- define "kestrel.mediaEnv" -}}
+- name: KESTREL_MEDIA_ROOT
+  value: {{ .Values.media.mountPath | quote }}
+{{- end -}}
+
+{{- define "kestrel.mediaMount" -}}
+- {name: media, mountPath: {{ .Values.media.mountPath | quote }}}
 {{- end -}}
 
 {{/* One pool of Celery workers. Called with (dict "root" $ "component" <name> "pool" <values>):
@@ -71,7 +98,7 @@ spec:
       labels:
         {{- include "kestrel.selector" (dict "root" $root "component" .component) | nindent 8 }}
     spec:
-      {{- include "kestrel.podSpecCommon" $root | nindent 6 }}
+      {{- include "kestrel.podSpecCommon" (dict "root" $root "media" true) | nindent 6 }}
       # Warm shutdown: running tasks get this long to finish; a task cut off is acknowledged
       # late, so it runs again on another worker.
       terminationGracePeriodSeconds: {{ $pool.terminationGracePeriodSeconds }}
@@ -83,6 +110,7 @@ spec:
           args: {{ toJson (list "--tenant-queues" $pool.tenantQueues "-Q" $pool.queues "--concurrency" (toString $pool.concurrency)) }}
           env:
             {{- include "kestrel.env" (dict "root" $root "config" (include "kestrel.fullname" $root)) | nindent 12 }}
+            {{- include "kestrel.mediaEnv" $root | nindent 12 }}
             {{- with $root.Values.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -100,4 +128,5 @@ spec:
             {{- toYaml $pool.resources | nindent 12 }}
           volumeMounts:
             - {name: tmp, mountPath: /tmp}
+            {{- include "kestrel.mediaMount" $root | nindent 12 }}
 {{- end -}}
