@@ -38,6 +38,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "KindEnum": "apps.deals.models.StageKind",  # the name it had before notifications
         "NotificationKindEnum": "apps.notifications.models.NotificationKind",
+        "ImportStatusEnum": "apps.imports.models.Status",
+        "ImportModeEnum": "apps.imports.models.Mode",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
