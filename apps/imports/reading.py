@@ -69,7 +69,7 @@ class Table:
         if self.format == "csv":
             yield from _csv_rows(self.path, self.encoding, self.delimiter)
         elif self.format == "xlsx":
-            yield from _xlsx_rows(self.path)
+            yield from _xlsx_rows(self.path, len(self.headers))
         else:
             yield from _json_rows(self.path, self.headers)
 
@@ -158,7 +158,8 @@ def _scan(path: Path, encoding: str, plain: str) -> tuple[int | None, int | None
                 text = decoder.decode(chunk, final=not chunk)
                 bad = None
             except UnicodeDecodeError as exc:
-                text = chunk[: max(exc.start, 0)].decode(plain, errors="replace")
+                # The failing call's own input (a byte-order mark already taken off).
+                text = exc.object[: max(exc.start, 0)].decode(plain, errors="replace")
                 bad = line + text.count("\n")
             if "\x00" in text:
                 return bad, line + text[: text.index("\x00")].count("\n")
@@ -314,16 +315,19 @@ def _xlsx_header(path: Path) -> list[str]:
         workbook.close()
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_rows(path: Path, width: int) -> Iterator[tuple[int, list[str]]]:
     workbook, sheet = _xlsx_sheet(path)
     number = 1
     try:
         for number, values in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
             cells = [_cell_text(v) for v in values]
-            while cells and cells[-1] == "":
+            # A sheet is a grid: empty cells at the end of a row are empty, not missing (a row
+            # whose last columns are blank is not ragged), and empty cells past the header's
+            # last column are nothing at all.
+            while len(cells) > width and cells[-1] == "":
                 cells.pop()
-            if cells:
-                yield number, cells
+            if any(cells):
+                yield number, cells + [""] * (width - len(cells))
     except Exception as exc:  # the sheet is parsed as it is read: damage shows up here
         raise FileProblem(
             "unreadable_xlsx", f"The Excel file cannot be read after row {number} ({exc})."
