@@ -337,11 +337,13 @@ class Importer:
     def _plan(self, rows: list[Row]) -> None:
         creates: list[Row] = []
         updates: list[Row] = []
-        keyed = [r for r in rows if self.match_field and self.match_field in r.values]
-        found = self.writer.lookup([self._key(r.values[self.match_field]) for r in keyed])
+        # Each row's key once, by position: `row in keyed` compared dataclasses field by field,
+        # quadratic in the chunk (90 of the 112 s a 100,000-row import took).
+        match = self.match_field
+        keys = [self._key(r.values[match]) if match and match in r.values else None for r in rows]
+        found = self.writer.lookup([key for key in keys if key is not None])
         header = self._header_of(self.match_field)
-        for row in rows:
-            key = self._key(row.values[self.match_field]) if row in keyed else None
+        for row, key in zip(rows, keys, strict=True):
             if key is not None:
                 first = self.seen.get(key)
                 if first is not None:
