@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,12 +51,16 @@ class Servers:
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    servers = Servers(tmp_path / "devdata")
+def servers() -> Iterator[Servers]:
+    # Not pytest's tmp_path: another pytest run on the machine resets the mode of pytest's
+    # shared base folder, which would lock the PostgreSQL server account out mid-test.
+    base = Path(tempfile.mkdtemp(prefix="kestrel-devservices-"))
+    servers = Servers(base / "devdata")
     try:
         yield servers
     finally:
         devservices.stop_all(servers.postgres_dir, servers.redis_dir)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _postmasters(data_dir: Path) -> list[int]:
