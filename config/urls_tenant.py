@@ -17,6 +17,7 @@ urlpatterns = [
     path("leads/", include("apps.leads.web.urls")),
     path("activities/", include("apps.activities.web.urls")),
     path("notifications/", include("apps.notifications.web.urls")),
+    path("imports/", include("apps.imports.web.urls")),
     path("settings/pipelines/", include("apps.deals.web.settings_urls")),
     path("settings/web-forms/", include("apps.leads.web.settings_urls")),
     path("f/", include("apps.leads.web.public_urls")),
