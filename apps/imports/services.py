@@ -256,7 +256,8 @@ def progress_key(job_id: int) -> str:
 def progress(job: ImportJob) -> dict[str, Any]:
     """Rows done, rate and time left, as the progress bar shows them."""
     live = cache.get(progress_key(job.pk)) or {}
-    done = live.get("done", job.rows_done if job.is_finished else 0)
+    complete = job.is_finished or job.status == Status.PREVIEWED
+    done = live.get("done", job.rows_done if complete else 0)
     total = job.rows_total or live.get("total") or 0
     started = live.get("started")
     rate = 0.0
@@ -264,7 +265,7 @@ def progress(job: ImportJob) -> dict[str, Any]:
         elapsed = max(timezone.now().timestamp() - started, 0.001)
         rate = done / elapsed
     left = (total - done) / rate if rate and total > done else 0
-    percent = 100 if job.is_finished else min(99, int(done * 100 / total)) if total else 0
+    percent = 100 if complete else min(99, int(done * 100 / total)) if total else 0
     return {
         "done": done,
         "total": total,
