@@ -450,3 +450,20 @@ def test_a_cancel_no_worker_picked_up_ends_when_the_page_is_opened(
     ImportJob.objects.filter(pk=job.pk).update(status=Status.CANCELLING, heartbeat_at=long_ago)
     page = text_of(client.get(f"/imports/{job.pk}/").content.decode())
     assert "The import was cancelled" in page and "Nothing was changed" in page
+
+
+def test_a_failed_import_says_nothing_changed_and_can_be_tried_again(
+    in_a: Tenant, owner: User
+) -> None:
+    client = signed_in(in_a, owner)
+    job = job_of(upload(client, PEOPLE))
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=Status.FAILED, message="The import failed and nothing was changed: disk full"
+    )
+    page = text_of(client.get(f"/imports/{job.pk}/").content.decode())
+    assert "The import failed" in page and "disk full" in page
+    assert "Nothing was changed" in page and "Check the mapping and try again" in page
+    again = client.post(f"/imports/{job.pk}/remap/", follow=True)
+    assert "Match the columns to contact fields" in again.content.decode()
+    job.refresh_from_db()
+    assert job.status == Status.MAPPING
