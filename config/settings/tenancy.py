@@ -75,7 +75,7 @@ TENANT_ROUTING_RECHECK_SECONDS = 1.0
 
 STORAGES = {
     # Uploaded files land under MEDIA_ROOT/<schema>/, so one tenant's paths never reach another's.
-    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    "default": {"BACKEND": "tenants.storage.TenantFileStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"

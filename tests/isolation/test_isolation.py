@@ -110,3 +110,14 @@ def test_uploaded_files_land_under_the_tenant_folder(
     assert path_a != path_b
     with open(path_a, "rb") as handle:
         assert handle.read() == b"alpha"
+
+
+def test_a_changed_media_root_is_used_at_once(
+    tenant_a: Tenant, settings: object, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    with schema_context(tenant_a.schema_name):
+        default_storage.path("warm-up.txt")  # the storage has computed its folder once
+        settings.MEDIA_ROOT = str(Path(str(tmp_path)) / "elsewhere")  # type: ignore[attr-defined]
+        assert default_storage.path("x.txt").startswith(str(tmp_path))
