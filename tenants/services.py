@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -38,6 +42,14 @@ def tenant_resume(*, tenant: Tenant, actor: str, ip_address: str | None = None) 
 
 
 @transaction.atomic
+def remove_files(schema_name: str) -> None:
+    """Delete the organisation's media folder (MEDIA_ROOT/<schema>/)."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    folder = (root / schema_name).resolve()
+    if folder.parent == root and folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def tenant_delete(
     *, tenant: Tenant, confirmation: str, actor: str, ip_address: str | None = None
 ) -> None:
@@ -55,6 +67,8 @@ def tenant_delete(
     # Its scheduled work and queued messages go with it (workers drop its queues by themselves).
     jobs.forget_schema(schema_name)
     transaction.on_commit(lambda: queues.purge(schema_name))
+    # Its uploaded files (imports and their error files) go once the deletion has committed.
+    transaction.on_commit(lambda: remove_files(schema_name))
     audit_record(
         actor=actor,
         action="tenant.deleted",

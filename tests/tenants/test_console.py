@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.test import Client
+from django_tenants.utils import schema_context
 
 from apps.accounts.models import User
 from tenants import schemas
@@ -112,14 +118,25 @@ def test_suspend_resume_are_audited(operator: Client) -> None:
     assert 'href="http://suspendme.localhost/"' in detail  # "Open workspace"
 
 
-def test_delete_needs_typed_confirmation(operator: Client) -> None:
+def test_delete_needs_typed_confirmation(
+    operator: Client, settings: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
     tenant_provision(slug="deleteme", name="Delete Me", owner_email="d@d.test", use_pool=False)
+    with schema_context("t_deleteme"):
+        upload = default_storage.path(default_storage.save("imports/old.csv", ContentFile(b"a,b")))
+    with schema_context("t_keepme_not"):
+        neighbour = default_storage.path(default_storage.save("kept.txt", ContentFile(b"x")))
+    assert Path(upload).exists() and "/t_deleteme/" in upload
     assert b"cannot be undone" in operator.get("/console/tenants/deleteme/delete/").content
     wrong = operator.post("/console/tenants/deleteme/delete/", {"confirmation": "delete-me"})
     assert b"exactly to confirm" in wrong.content
     assert schemas.exists("t_deleteme")
-    done = operator.post("/console/tenants/deleteme/delete/", {"confirmation": "deleteme"})
+    with django_capture_on_commit_callbacks(execute=True):
+        done = operator.post("/console/tenants/deleteme/delete/", {"confirmation": "deleteme"})
     assert done.status_code == 302
+    # Its uploaded files went with it; another organisation's folder is untouched.
+    assert not (tmp_path / "t_deleteme").exists() and Path(neighbour).exists()
     assert not Tenant.objects.filter(slug="deleteme").exists()
     assert not schemas.exists("t_deleteme")
     assert AuditEvent.objects.filter(action="tenant.deleted", tenant_slug="deleteme").exists()
