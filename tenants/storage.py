@@ -16,7 +16,7 @@ class TenantFileStorage(TenantFileSystemStorage):
     and files kept landing in the first folder used."""
 
     def _clear_cached_properties(self, setting: str, **kwargs: Any) -> None:
-        FileSystemStorage._clear_cached_properties(self, setting, **kwargs)
+        FileSystemStorage._clear_cached_properties(self, setting, **kwargs)  # type: ignore[arg-type]  # any setting name may arrive
         if setting in ("MEDIA_ROOT", "MULTITENANT_RELATIVE_MEDIA_ROOT"):
             self.__dict__.pop("relative_media_root", None)
         if setting in ("MEDIA_URL", "MULTITENANT_RELATIVE_MEDIA_ROOT"):
