@@ -215,7 +215,7 @@ def test_one_image_runs_every_role_in_chart_and_compose() -> None:
 # that calls `fail` gets its message logged. This probe fails with the rendered manifests.
 _PROBE = (
     '{{- $out := dict -}}{{- range $path := list "worker.yaml" "beat.yaml" "web.yaml"'
-    ' "migrate-job.yaml" "media-pvc.yaml" "NOTES.txt" -}}'
+    ' "migrate-job.yaml" "media-pvc.yaml" "ingress.yaml" "NOTES.txt" -}}'
     '{{- $_ := set $out $path (include (print $.Template.BasePath "/" $path) $) -}}{{- end -}}'
     '{{- fail (printf "RENDERED<<%s>>RENDERED" (toJson $out | b64enc)) -}}'
 )
@@ -481,3 +481,13 @@ def test_media_disabled_gives_each_pod_a_writable_folder_and_says_imports_fail(
         assert _media_path(deployment) == "/app/media"
     (notes,) = docs["NOTES.txt"]
     assert "WARNING: media.enabled is false" in notes and "imports fail" in notes
+
+
+def test_ingress_lets_an_import_file_through(tmp_path: Path) -> None:
+    """ingress-nginx refuses bodies over 1 MB by default; import files may be 200 MB."""
+    docs, _ = _render(tmp_path)
+    (ingress,) = docs["ingress.yaml"]
+    size = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    from apps.imports.reading import max_file_bytes
+
+    assert int(size.removesuffix("m")) * 1024 * 1024 >= max_file_bytes()
