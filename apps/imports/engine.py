@@ -41,6 +41,13 @@ from .widgets import CellError, shorten
 CHUNK = 5000
 MAX_PROBLEMS = 2000
 SEARCH_PART = 2000
+# Distinct cells remembered per column (cleaned value or error): most columns of an export
+# repeat a few values (owners, options, dates, cities, tags), and a column whose cells are
+# all different (emails) stops filling its cache here, so memory stays bounded.
+CACHE_CELLS = 4096
+# Values whose search words are already in the dictionary set; emptied when it gets this big.
+REMEMBERED_VALUES = 100_000
+_MISSING = object()
 
 
 class MappingProblem(ValueError):
@@ -208,6 +215,14 @@ class Importer:
         self.defaults = self._defaults()
         self.custom_defaults, self.custom_required = self._custom_rules()
         self.mapped = {item.name for _, _, item in self.columns}
+        # Widgets clean the same text the same way (they read nothing but the cell), so each
+        # column keeps its distinct cells' results: a dict lookup instead of a clean().
+        self.cleaners: list[tuple[int, str, str, Callable[[str], Any], dict[str, Any]]] = [
+            (index, header, item.name, item.widget.clean, {})
+            for index, header, item in self.columns
+        ]
+        self.remembered: set[str] = set()
+        self.custom_names = [(n, n[3:]) for _, _, n, _, _ in self.cleaners if n.startswith("cf_")]
         self.search_fields = [item for item in spec.fields if item.search]
         self.writer = _WRITERS.get(spec.entity, EntityWriter)(self)
 
@@ -308,7 +323,7 @@ class Importer:
         values: dict[str, Any] = {}
         limit = max_cell_chars()
         failures: list[tuple[str, str, str]] = []
-        for index, header, item in self.columns:
+        for index, header, name, clean, cache in self.cleaners:
             cell = cells[index]
             if not cell:
                 continue
@@ -316,13 +331,21 @@ class Importer:
                 failures.append((header, "cell_too_long",
                                  f"This cell has {len(cell):,} characters; the limit is {limit:,}."))  # fmt: skip
                 continue
-            try:
-                value = item.widget.clean(cell)
-            except CellError as exc:
-                failures.append((header, exc.code, str(exc)))
+            value = cache.get(cell, _MISSING)
+            if value is _MISSING:
+                try:
+                    value = clean(cell)
+                except CellError as exc:
+                    value = exc
+                if len(cache) < CACHE_CELLS:
+                    cache[cell] = value
+            if isinstance(value, CellError):
+                failures.append((header, value.code, str(value)))
                 continue
+            if isinstance(value, list):  # rows never share a list (tags, multi-selects)
+                value = list(value)
             if value is not None and value != "" and value != []:
-                values[item.name] = value
+                values[name] = value
         if failures:
             # Every problem of the row is listed; the error file gets them in one cell.
             for header, code, message in failures[:-1]:
@@ -409,7 +432,8 @@ class Importer:
         return next((h for _, h, item in self.columns if item.name == name), "")
 
     def _custom(self, row: Row) -> dict[str, Any]:
-        return {name[3:]: value for name, value in row.values.items() if name.startswith("cf_")}
+        values = row.values
+        return {key: values[name] for name, key in self.custom_names if name in values}
 
     def tag_ids(self, names: list[str]) -> list[int]:
         ids = []
@@ -425,7 +449,15 @@ class Importer:
         return ids
 
     def remember(self, *parts: Any) -> None:
-        self.words.update(w for w in search.WORD.findall(search.document(*parts)) if len(w) >= 3)
+        # A value's words are the same every time it comes back (a first name, a city, a job
+        # title): only values not seen yet are split into words.
+        fresh = [part for part in parts if part and str(part) not in self.remembered]
+        if not fresh:
+            return
+        if len(self.remembered) > REMEMBERED_VALUES:
+            self.remembered.clear()
+        self.remembered.update(str(part) for part in fresh)
+        self.words.update(w for w in search.WORD.findall(search.document(*fresh)) if len(w) >= 3)
 
 
 def write_history(
@@ -713,15 +745,27 @@ class ContactWriter(EntityWriter):
             return super().lookup(keys)
         from apps.contacts.models import ContactEmail
 
-        visible = self._visible().values("pk")
-        pairs = (
-            ContactEmail.objects.filter(email__in=keys, contact__in=visible)
+        # Array parameters instead of IN lists of a chunk's worth of placeholders (slow in the
+        # driver), and two index lookups instead of one join: joined, the planner scanned every
+        # contact of the organisation for each chunk, which grows with the import itself.
+        by_email = ['"contacts_contactemail"."email" = ANY(%s)']
+        pairs = list(
+            ContactEmail.objects.extra(where=by_email, params=[keys])
             .order_by("contact_id")
             .values_list("email", "contact_id")
         )
+        if not pairs:
+            return {}
+        ids = sorted({pk for _, pk in pairs})
+        visible = set(
+            self._visible()
+            .extra(where=['"contacts_contact"."id" = ANY(%s)'], params=[ids])
+            .values_list("pk", flat=True)
+        )
         found: dict[Any, int] = {}
         for email, pk in pairs:
-            found.setdefault(email, pk)
+            if pk in visible:
+                found.setdefault(email, pk)
         return found
 
     def prepare(self, rows: list[Row]) -> list[Row]:
@@ -734,7 +778,7 @@ class ContactWriter(EntityWriter):
                 values.get("phone"), values.get("title"), company, values.get("city")]  # fmt: skip
 
     def after_create(self, rows: list[Row], ids: list[int]) -> None:
-        self._secondary(rows, ids)
+        self._secondary(rows, ids, new=True)
 
     def after_update(self, rows: list[Row]) -> set[int]:
         from apps.contacts.models import ContactCompany
@@ -755,7 +799,7 @@ class ContactWriter(EntityWriter):
             self._secondary(rows, [r.target for r in rows])  # type: ignore[misc]
         return touched
 
-    def _secondary(self, rows: list[Row], ids: list[int]) -> None:
+    def _secondary(self, rows: list[Row], ids: list[int], *, new: bool = False) -> None:
         emails: tuple[list[int], list[str]] = ([], [])
         phones: tuple[list[int], list[str]] = ([], [])
         links: tuple[list[int], list[int]] = ([], [])
@@ -777,13 +821,15 @@ class ContactWriter(EntityWriter):
             ):
                 if not pairs[0]:
                     continue
-                # A contact's new primary address goes first; its other addresses are kept.
-                cursor.execute(
-                    f"UPDATE {table} SET is_primary = false WHERE is_primary AND contact_id = "
-                    f"ANY(%s) AND ({column}, contact_id) NOT IN (SELECT * FROM unnest(%s::varchar[], "
-                    "%s::bigint[]))",
-                    [pairs[0], pairs[1], pairs[0]],
-                )
+                # A contact's new primary address goes first; its other addresses are kept
+                # (a contact created by this chunk has none yet).
+                if not new:
+                    cursor.execute(
+                        f"UPDATE {table} SET is_primary = false WHERE is_primary AND contact_id "
+                        f"= ANY(%s) AND ({column}, contact_id) NOT IN (SELECT * FROM "
+                        "unnest(%s::varchar[], %s::bigint[]))",
+                        [pairs[0], pairs[1], pairs[0]],
+                    )
                 cursor.execute(
                     f"INSERT INTO {table} (contact_id, {column}, label, is_primary) "
                     "SELECT c, v, '', true FROM unnest(%s::bigint[], %s::varchar[]) AS u(c, v) "

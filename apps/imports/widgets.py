@@ -1,7 +1,8 @@
 """django-import-export widgets that turn one cell's text into a stored value. `clean()`
 raises ValueError with a plain message that names the value and what was expected; the
 importer adds the row and column. Widgets are built once per import and reused for every
-row, so lookups (owners, options) happen once, never per cell."""
+row, so lookups (owners, options) happen once, never per cell. `clean()` must depend on the
+cell's text alone: the importer keeps each column's results by text and reuses them."""
 
 from __future__ import annotations
 
@@ -338,7 +339,14 @@ class Custom(widgets.Widget):
     """One custom field, through the same validation as the forms and the API, with dates,
     numbers and members read the way the import's locale writes them."""
 
-    def __init__(self, field: CustomField, locale: Locale, members: dict[str, int]) -> None:
+    def __init__(
+        self,
+        field: CustomField,
+        locale: Locale,
+        members: dict[str, int],
+        tz: dt.tzinfo = dt.UTC,
+    ) -> None:
+        self.tz = tz
         self.field = field
         self.locale = locale
         self.members = members
@@ -354,7 +362,7 @@ class Custom(widgets.Widget):
         elif kind in (FieldType.NUMBER, FieldType.DECIMAL, FieldType.CURRENCY):
             raw = str(self.locale.number(value if isinstance(value, str) else text))
         elif kind == FieldType.DATETIME:
-            raw = self.locale.datetime(text, dt.UTC).isoformat()
+            raw = self.locale.datetime(text, self.tz).isoformat()
         elif kind == FieldType.USER:
             raw = Owner(self.members, label=self.field.label).clean(text)
         elif kind == FieldType.MULTI_SELECT:
