@@ -89,22 +89,40 @@ def _address(label: str = "") -> list[ImportField]:
     ]
 
 
-def _common(entity: str, locale: w.Locale, people: dict[str, int]) -> list[ImportField]:
+def _common(
+    entity: str, locale: w.Locale, people: dict[str, int], tz: dt.tzinfo
+) -> list[ImportField]:
     fields = [
-        ImportField("id", "Kestrel id", w.Number(locale, label="Kestrel id", places=0, low=1, high=2**63 - 1), KEY,
-                    aliases=("kestrel id", "record id")),
-        _text("external_id", "External id", 100, kind=KEY,
-              aliases=("external id", "source id", "hubspot id", "pipedrive id", "crm id")),
-        ImportField("owner", "Owner", w.Owner(people), COLUMN, "owner_id",
-                    aliases=("owner email", "contact owner", "deal owner", "assigned to", "sales rep")),
+        ImportField(
+            "id",
+            "Kestrel id",
+            w.Number(locale, label="Kestrel id", places=0, low=1, high=2**63 - 1),
+            KEY,
+            aliases=("kestrel id", "record id"),
+        ),
+        _text(
+            "external_id",
+            "External id",
+            100,
+            kind=KEY,
+            aliases=("external id", "source id", "hubspot id", "pipedrive id", "crm id"),
+        ),
+        ImportField(
+            "owner",
+            "Owner",
+            w.Owner(people),
+            COLUMN,
+            "owner_id",
+            aliases=("owner email", "contact owner", "deal owner", "assigned to", "sales rep"),
+        ),
         ImportField("tags", "Tags", w.Tags(), TAGS, aliases=("labels", "tag", "label")),
-    ]  # fmt: skip
+    ]
     for definition in customfields.definitions(entity):
         fields.append(
             ImportField(
                 f"cf_{definition.key}",
                 definition.label,
-                w.Custom(definition, locale, people),
+                w.Custom(definition, locale, people, tz),
                 CUSTOM,
                 aliases=(definition.key, definition.key.replace("_", " ")),
             )
@@ -112,34 +130,73 @@ def _common(entity: str, locale: w.Locale, people: dict[str, int]) -> list[Impor
     return fields
 
 
-def _contact(locale: w.Locale, people: dict[str, int]) -> Spec:
+def _contact(locale: w.Locale, people: dict[str, int], tz: dt.tzinfo) -> Spec:
     from apps.contacts.models import Contact
 
     fields = [
-        _text("first_name", "First name", 100, aliases=("first", "given name", "firstname", "forename"),
-              search=True, dictionary=True),
-        _text("last_name", "Last name", 100, aliases=("last", "surname", "family name", "lastname"),
-              search=True, dictionary=True),
-        ImportField("email", "Email", w.Email(254, label="Email"), COLUMN,
-                    aliases=("e-mail", "email address", "e-mail address", "mail", "primary email"),
-                    search=True),
-        ImportField("phone", "Phone", w.Phone(32, label="Phone"), COLUMN,
-                    aliases=("phone number", "telephone", "mobile", "tel", "mobile phone"), search=True),
-        _text("title", "Job title", 150, aliases=("job title", "position", "role"), search=True,
-              dictionary=True),
-        ImportField("company", "Company (name or domain)", w.Text(253, label="Company"), LINK,
-                    aliases=("company name", "organization", "organisation", "account", "company domain")),
+        _text(
+            "first_name",
+            "First name",
+            100,
+            aliases=("first", "given name", "firstname", "forename"),
+            search=True,
+            dictionary=True,
+        ),
+        _text(
+            "last_name",
+            "Last name",
+            100,
+            aliases=("last", "surname", "family name", "lastname"),
+            search=True,
+            dictionary=True,
+        ),
+        ImportField(
+            "email",
+            "Email",
+            w.Email(254, label="Email"),
+            COLUMN,
+            aliases=("e-mail", "email address", "e-mail address", "mail", "primary email"),
+            search=True,
+        ),
+        ImportField(
+            "phone",
+            "Phone",
+            w.Phone(32, label="Phone"),
+            COLUMN,
+            aliases=("phone number", "telephone", "mobile", "tel", "mobile phone"),
+            search=True,
+        ),
+        _text(
+            "title",
+            "Job title",
+            150,
+            aliases=("job title", "position", "role"),
+            search=True,
+            dictionary=True,
+        ),
+        ImportField(
+            "company",
+            "Company (name or domain)",
+            w.Text(253, label="Company"),
+            LINK,
+            aliases=("company name", "organization", "organisation", "account", "company domain"),
+        ),
         *_address(),
-        ImportField("linkedin", "LinkedIn", w.Url(300, label="LinkedIn"), aliases=("linkedin url",)),
+        ImportField(
+            "linkedin", "LinkedIn", w.Url(300, label="LinkedIn"), aliases=("linkedin url",)
+        ),
         _text("twitter", "X / Twitter", 100, aliases=("x", "twitter handle")),
         ImportField("website", "Website", w.Url(300, label="Website"), aliases=("web", "url")),
         _text("source", "Source", 100, aliases=("lead source", "original source")),
-        ImportField("lifecycle_stage", "Lifecycle stage",
-                    w.Choice(_choices(Contact, "lifecycle_stage"), label="Lifecycle stage"),
-                    aliases=("lifecycle", "stage")),
+        ImportField(
+            "lifecycle_stage",
+            "Lifecycle stage",
+            w.Choice(_choices(Contact, "lifecycle_stage"), label="Lifecycle stage"),
+            aliases=("lifecycle", "stage"),
+        ),
         _text("notes", "Notes", 20_000, aliases=("note", "description", "comments")),
-        *_common(Entity.CONTACT, locale, people),
-    ]  # fmt: skip
+        *_common(Entity.CONTACT, locale, people, tz),
+    ]
     return Spec(
         Entity.CONTACT,
         Contact,
@@ -150,21 +207,37 @@ def _contact(locale: w.Locale, people: dict[str, int]) -> Spec:
     )
 
 
-def _company(locale: w.Locale, people: dict[str, int]) -> Spec:
+def _company(locale: w.Locale, people: dict[str, int], tz: dt.tzinfo) -> Spec:
     from apps.companies.models import Company
 
     fields = [
-        _text("name", "Name", 200, aliases=("company", "company name", "organization", "organisation",
-              "account name"), search=True, dictionary=True),
-        ImportField("domain", "Domain", w.Domain(253, label="Domain"), COLUMN,
-                    aliases=("website", "company domain", "domain name", "url"), search=True),
+        _text(
+            "name",
+            "Name",
+            200,
+            aliases=("company", "company name", "organization", "organisation", "account name"),
+            search=True,
+            dictionary=True,
+        ),
+        ImportField(
+            "domain",
+            "Domain",
+            w.Domain(253, label="Domain"),
+            COLUMN,
+            aliases=("website", "company domain", "domain name", "url"),
+            search=True,
+        ),
         _text("industry", "Industry", 100, aliases=("sector",), search=True, dictionary=True),
-        ImportField("size", "Size", w.Choice(_choices(Company, "size"), label="Size"),
-                    aliases=("employees", "company size", "number of employees")),
+        ImportField(
+            "size",
+            "Size",
+            w.Choice(_choices(Company, "size"), label="Size"),
+            aliases=("employees", "company size", "number of employees"),
+        ),
         ImportField("phone", "Phone", w.Phone(32, label="Phone"), aliases=("phone number",)),
         *_address(),
-        *_common(Entity.COMPANY, locale, people),
-    ]  # fmt: skip
+        *_common(Entity.COMPANY, locale, people, tz),
+    ]
     for item in fields:
         if item.name in ("city", "country"):
             item.search = True
@@ -178,28 +251,58 @@ def _company(locale: w.Locale, people: dict[str, int]) -> Spec:
     )
 
 
-def _deal(locale: w.Locale, people: dict[str, int]) -> Spec:
+def _deal(locale: w.Locale, people: dict[str, int], tz: dt.tzinfo) -> Spec:
     from apps.deals.models import Deal, Pipeline
 
     pipelines = list(Pipeline.objects.filter(archived=False).values_list("name", "name"))
     fields = [
-        _text("title", "Title", 200, aliases=("name", "deal name", "deal title", "deal"), search=True,
-              dictionary=True),
-        ImportField("value", "Value", w.Number(locale, label="Value", places=2, low=0,
-                    high=999_999_999_999), aliases=("amount", "deal value", "deal amount")),
-        ImportField("currency", "Currency", w.Currency(3, label="Currency"), aliases=("currency code",)),
+        _text(
+            "title",
+            "Title",
+            200,
+            aliases=("name", "deal name", "deal title", "deal"),
+            search=True,
+            dictionary=True,
+        ),
+        ImportField(
+            "value",
+            "Value",
+            w.Number(locale, label="Value", places=2, low=0, high=999_999_999_999),
+            aliases=("amount", "deal value", "deal amount"),
+        ),
+        ImportField(
+            "currency", "Currency", w.Currency(3, label="Currency"), aliases=("currency code",)
+        ),
         ImportField("pipeline", "Pipeline", w.Choice(pipelines, label="Pipeline"), LINK),
         _text("stage", "Stage", 100, kind=LINK, aliases=("deal stage", "pipeline stage")),
-        ImportField("expected_close", "Expected close date", w.Date(locale, label="Expected close date"),
-                    aliases=("close date", "expected close", "closing date")),
-        ImportField("probability", "Probability", w.Number(locale, label="Probability", places=0,
-                    low=0, high=100), aliases=("win probability",)),
-        ImportField("contact", "Contact (email)", w.Email(254, label="Contact email"), LINK,
-                    aliases=("contact email", "person", "contact person email")),
-        ImportField("company", "Company (name or domain)", w.Text(253, label="Company"), LINK,
-                    aliases=("company name", "organization", "organisation", "account")),
-        *_common(Entity.DEAL, locale, people),
-    ]  # fmt: skip
+        ImportField(
+            "expected_close",
+            "Expected close date",
+            w.Date(locale, label="Expected close date"),
+            aliases=("close date", "expected close", "closing date"),
+        ),
+        ImportField(
+            "probability",
+            "Probability",
+            w.Number(locale, label="Probability", places=0, low=0, high=100),
+            aliases=("win probability",),
+        ),
+        ImportField(
+            "contact",
+            "Contact (email)",
+            w.Email(254, label="Contact email"),
+            LINK,
+            aliases=("contact email", "person", "contact person email"),
+        ),
+        ImportField(
+            "company",
+            "Company (name or domain)",
+            w.Text(253, label="Company"),
+            LINK,
+            aliases=("company name", "organization", "organisation", "account"),
+        ),
+        *_common(Entity.DEAL, locale, people, tz),
+    ]
     return Spec(
         Entity.DEAL,
         Deal,
@@ -210,32 +313,77 @@ def _deal(locale: w.Locale, people: dict[str, int]) -> Spec:
     )
 
 
-def _lead(locale: w.Locale, people: dict[str, int]) -> Spec:
+def _lead(locale: w.Locale, people: dict[str, int], tz: dt.tzinfo) -> Spec:
     from apps.leads.models import Lead, LeadSource
 
     sources = [(str(pk), name) for pk, name in LeadSource.objects.values_list("pk", "name")]
     fields = [
-        _text("first_name", "First name", 100, aliases=("first", "given name"), search=True,
-              dictionary=True),
-        _text("last_name", "Last name", 100, aliases=("last", "surname", "family name"), search=True,
-              dictionary=True),
-        ImportField("email", "Email", w.Email(254, label="Email"), aliases=("e-mail", "email address"),
-                    search=True),
-        ImportField("phone", "Phone", w.Phone(32, label="Phone"), aliases=("phone number", "mobile"),
-                    search=True),
-        _text("company_name", "Company", 200, aliases=("company", "organization", "organisation"),
-              search=True, dictionary=True),
-        _text("title", "Job title", 150, aliases=("job title", "position"), search=True, dictionary=True),
-        ImportField("source", "Source", w.Choice(sources, label="Source"), COLUMN, "source_id",
-                    aliases=("lead source",)),
-        ImportField("status", "Status", w.Choice(_choices(Lead, "status"), label="Status"),
-                    aliases=("lead status",)),
+        _text(
+            "first_name",
+            "First name",
+            100,
+            aliases=("first", "given name"),
+            search=True,
+            dictionary=True,
+        ),
+        _text(
+            "last_name",
+            "Last name",
+            100,
+            aliases=("last", "surname", "family name"),
+            search=True,
+            dictionary=True,
+        ),
+        ImportField(
+            "email",
+            "Email",
+            w.Email(254, label="Email"),
+            aliases=("e-mail", "email address"),
+            search=True,
+        ),
+        ImportField(
+            "phone",
+            "Phone",
+            w.Phone(32, label="Phone"),
+            aliases=("phone number", "mobile"),
+            search=True,
+        ),
+        _text(
+            "company_name",
+            "Company",
+            200,
+            aliases=("company", "organization", "organisation"),
+            search=True,
+            dictionary=True,
+        ),
+        _text(
+            "title",
+            "Job title",
+            150,
+            aliases=("job title", "position"),
+            search=True,
+            dictionary=True,
+        ),
+        ImportField(
+            "source",
+            "Source",
+            w.Choice(sources, label="Source"),
+            COLUMN,
+            "source_id",
+            aliases=("lead source",),
+        ),
+        ImportField(
+            "status",
+            "Status",
+            w.Choice(_choices(Lead, "status"), label="Status"),
+            aliases=("lead status",),
+        ),
         _text("notes", "Notes", 20_000, aliases=("note", "description")),
         _text("utm_source", "UTM source", 200, aliases=("utm source",)),
         _text("utm_medium", "UTM medium", 200, aliases=("utm medium",)),
         _text("utm_campaign", "UTM campaign", 200, aliases=("utm campaign", "campaign")),
-        *_common(Entity.LEAD, locale, people),
-    ]  # fmt: skip
+        *_common(Entity.LEAD, locale, people, tz),
+    ]
     return Spec(
         Entity.LEAD,
         Lead,
@@ -250,19 +398,32 @@ def _activity(locale: w.Locale, people: dict[str, int], tz: dt.tzinfo) -> Spec:
     from apps.activities.models import Activity
 
     fields = [
-        ImportField("type", "Type", w.Choice(_choices(Activity, "type"), label="Type"),
-                    aliases=("activity type", "kind")),
+        ImportField(
+            "type",
+            "Type",
+            w.Choice(_choices(Activity, "type"), label="Type"),
+            aliases=("activity type", "kind"),
+        ),
         _text("subject", "Subject", 200, aliases=("title", "name", "summary"), search=True),
         _text("body", "Notes", 20_000, aliases=("note", "notes", "description", "details")),
-        ImportField("due_at", "Due", w.DateTime(locale, tz, label="Due"),
-                    aliases=("due", "due date", "date", "when", "start", "start time")),
+        ImportField(
+            "due_at",
+            "Due",
+            w.DateTime(locale, tz, label="Due"),
+            aliases=("due", "due date", "date", "when", "start", "start time"),
+        ),
         ImportField("done", "Done", w.Boolean(label="Done"), aliases=("completed", "is done")),
         ImportField("outcome", "Outcome", w.Choice(_choices(Activity, "outcome"), label="Outcome")),
         _text("location", "Location", 300, aliases=("place", "where"), search=True),
-        ImportField("contact", "Contact (email)", w.Email(254, label="Contact email"), LINK,
-                    aliases=("contact email", "person")),
-        *_common(Entity.ACTIVITY, locale, people),
-    ]  # fmt: skip
+        ImportField(
+            "contact",
+            "Contact (email)",
+            w.Email(254, label="Contact email"),
+            LINK,
+            aliases=("contact email", "person"),
+        ),
+        *_common(Entity.ACTIVITY, locale, people, tz),
+    ]
     return Spec(
         Entity.ACTIVITY,
         Activity,
@@ -278,13 +439,13 @@ def spec_for(entity: str, *, locale: str = "en", tz: dt.tzinfo = dt.UTC) -> Spec
     reading = w.Locale(locale)
     people = members()
     if entity == Entity.CONTACT:
-        return _contact(reading, people)
+        return _contact(reading, people, tz)
     if entity == Entity.COMPANY:
-        return _company(reading, people)
+        return _company(reading, people, tz)
     if entity == Entity.DEAL:
-        return _deal(reading, people)
+        return _deal(reading, people, tz)
     if entity == Entity.LEAD:
-        return _lead(reading, people)
+        return _lead(reading, people, tz)
     if entity == Entity.ACTIVITY:
         return _activity(reading, people, tz)
     raise ValueError(f"{entity!r} cannot be imported.")

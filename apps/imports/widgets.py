@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import math
 import re
 from typing import Any
 
@@ -370,12 +369,13 @@ class Custom(widgets.Widget):
         try:
             cleaned = customfields.validate_value(self.field, raw)
         except ValidationError as exc:
-            code = "unknown_option" if "not an option" in exc.messages[0] else "invalid_value"
-            raise CellError(code, exc.messages[0]) from None
-        except decimal.InvalidOperation:  # more digits than a decimal holds
-            cleaned = math.inf
-        # A number too large for a float would be stored as Infinity, which JSON (and so
-        # the database) refuses.
-        if isinstance(cleaned, float) and not math.isfinite(cleaned):
-            raise CellError("out_of_range", f"{shorten(text)} is too large for {self.field.label}.")
+            message = exc.messages[0]
+            code = (
+                "unknown_option"
+                if "not an option" in message
+                else "out_of_range"
+                if "must be between" in message
+                else "invalid_value"
+            )
+            raise CellError(code, message) from None
         return cleaned

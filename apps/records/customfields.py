@@ -35,10 +35,18 @@ def definitions(entity: str, *, include_archived: bool = False) -> list[CustomFi
     return list(fields)
 
 
+# Numbers a spreadsheet, JSON and PostgreSQL all keep exactly (below 2**53, as a float's
+# integer part); beyond it a number would be rounded or overflow.
+MAX_NUMBER = 10**15
+
+
 def _number(raw: Any, label: str) -> int | float:
     if isinstance(raw, bool):
         raise ValidationError(f"{label} must be a number.")
-    if isinstance(raw, int | float):
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        # JSON may carry Infinity or NaN, which PostgreSQL's jsonb refuses.
+        if raw != raw or abs(raw) > MAX_NUMBER:
+            raise ValidationError(f"{label} must be between -{MAX_NUMBER:,} and {MAX_NUMBER:,}.")
         return raw
     try:
         value = decimal.Decimal(str(raw).strip().replace(",", ""))
@@ -46,6 +54,8 @@ def _number(raw: Any, label: str) -> int | float:
         raise ValidationError(f"{label} must be a number, not {str(raw)[:40]!r}.") from None
     if not value.is_finite():
         raise ValidationError(f"{label} must be a finite number.")
+    if abs(value) > MAX_NUMBER:
+        raise ValidationError(f"{label} must be between -{MAX_NUMBER:,} and {MAX_NUMBER:,}.")
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -58,6 +68,8 @@ def _decimal(raw: Any, label: str) -> str:
         raise ValidationError(f"{label} must be a decimal number, not {str(raw)[:40]!r}.") from None
     if not value.is_finite():
         raise ValidationError(f"{label} must be a finite number.")
+    if abs(value) > MAX_NUMBER:
+        raise ValidationError(f"{label} must be between -{MAX_NUMBER:,} and {MAX_NUMBER:,}.")
     return str(value.quantize(decimal.Decimal("0.01")))
 
 

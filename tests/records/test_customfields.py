@@ -49,6 +49,11 @@ def test_values_are_stored_in_one_form(type: str, raw: Any, stored: Any) -> None
         ("number", True, "must be a number"),
         ("decimal", "1.2.3", "must be a decimal number"),
         ("decimal", "NaN", "finite"),
+        # Beyond what spreadsheets, JSON and PostgreSQL keep exactly; once stored as inf.
+        ("number", "9" * 400, "must be between"),
+        ("number", float("inf"), "must be between"),
+        ("number", float("nan"), "must be between"),
+        ("decimal", "9" * 40, "must be between"),
         ("date", "31/12/2026", "must be a date like"),
         ("datetime", "tomorrow", "date and time"),
         ("boolean", "maybe", "must be yes or no"),
