@@ -390,9 +390,11 @@ def estimate_rows(table: Table) -> int:
             return max((sheet.max_row or 1) - 1, 0)
         finally:
             workbook.close()
-    newline = "\n".encode(table.encoding.replace("-sig", ""))
-    if table.encoding.startswith("utf-16") and newline.startswith(b"\xff\xfe"):
-        newline = newline[2:]
+    encoding = table.encoding.replace("-sig", "")
+    if encoding == "utf-16":  # with a byte-order mark: its first two bytes say which order
+        with table.path.open("rb") as handle:
+            encoding = "utf-16-be" if handle.read(2) == codecs.BOM_UTF16_BE else "utf-16-le"
+    newline = "\n".encode(encoding)
     lines = 0
     last = b""
     with table.path.open("rb") as handle:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 from apps.accounts.models import User
@@ -68,5 +69,7 @@ def test_row_estimate_for_each_format(tmp_path: Path) -> None:
     for encoding in ("utf-8", "utf-16", "cp1252"):
         path = write(tmp_path, text, f"rows-{encoding}.csv", encoding=encoding)
         assert estimate_rows(open_table(path, name=path.name)) == 3
+    big_endian = write(tmp_path, codecs.BOM_UTF16_BE + text.encode("utf-16-be"), "rows-be.csv")
+    assert estimate_rows(open_table(big_endian, name=big_endian.name)) == 3
     path = write(tmp_path, '[{"Name": "A"}, {"Name": "B"}]', "rows.json")
     assert estimate_rows(open_table(path, name=path.name)) == 2
