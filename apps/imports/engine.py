@@ -36,7 +36,7 @@ from tenants.db import connection
 
 from . import fields as f
 from .reading import Table, max_cell_chars
-from .widgets import CellError, shorten
+from .widgets import DOMAIN, CellError, shorten
 
 CHUNK = 5000
 MAX_PROBLEMS = 2000
@@ -855,7 +855,7 @@ def resolve_companies(imp: Importer, rows: list[Row], name: str) -> dict[str, in
     wanted = {str(r.values[name]).strip() for r in rows if r.values.get(name)}
     if not wanted:
         return {}
-    domains = {w.casefold() for w in wanted if "." in w and " " not in w}
+    domains = {w.casefold() for w in wanted if DOMAIN.match(w.casefold())}
     names = {w.casefold() for w in wanted} - domains
     found: dict[str, int] = {}
     if domains:
@@ -1071,12 +1071,44 @@ class ActivityWriter(EntityWriter):
             str(values.get("body") or "")[:SEARCH_PART],
         ]
 
+    def _write_updates(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        super()._write_updates(rows, columns)
+        # Done since: when it was due (or now); not done any more: no done date. Both leave a
+        # record that is already right alone, so a second import changes nothing.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE "{self.table}" SET done_at = CASE WHEN done THEN COALESCE(due_at, now()) '
+                "END WHERE id = ANY(%s) AND (done = (done_at IS NULL))",
+                [[r["id"] for r in rows]],
+            )
+
+    def after_update(self, rows: list[Row]) -> set[int]:
+        from apps.activities.models import Activity
+
+        wanted = {
+            (r.target, self.contacts[r.values["contact"]]) for r in rows if r.values.get("contact")
+        }
+        if not wanted:
+            return set()
+        linked = set(
+            Activity.contacts.through.objects.filter(
+                activity_id__in={a for a, _ in wanted}
+            ).values_list("activity_id", "contact_id")
+        )
+        missing = wanted - linked
+        if missing and not self.imp.dry_run:
+            self._link_contacts([a for a, _ in missing], [c for _, c in missing])
+        return {a for a, _ in missing if a is not None}
+
     def after_create(self, rows: list[Row], ids: list[int]) -> None:
         left, right = [], []
         for pk, row in zip(ids, rows, strict=True):
             if row.values.get("contact"):
                 left.append(pk)
                 right.append(self.contacts[row.values["contact"]])
+        self._link_contacts(left, right)
+
+    def _link_contacts(self, left: list[int], right: list[int]) -> None:
         if left:
             with connection.cursor() as cursor:
                 cursor.execute(

@@ -73,3 +73,39 @@ def test_row_estimate_for_each_format(tmp_path: Path) -> None:
     assert estimate_rows(open_table(big_endian, name=big_endian.name)) == 3
     path = write(tmp_path, '[{"Name": "A"}, {"Name": "B"}]', "rows.json")
     assert estimate_rows(open_table(path, name=path.name)) == 2
+
+
+def test_matched_activities_gain_links_and_done_dates_once(tmp_path: Path, owner_a: User) -> None:
+    from apps.activities.models import Activity
+    from apps.contacts.services import contact_create
+
+    contact_create(actor=owner_a, first_name="Linus", email="linus@kernel.example")
+    first = write(tmp_path, "External id,Subject,Due\nA-1,Call Linus,2026-12-01 10:00\n", "a.csv")
+    run_file(first, actor=owner_a, entity="activity", match_on="external_id")
+    call = Activity.objects.get(external_id="A-1")
+    assert call.done_at is None and not call.contacts.exists()
+
+    later = write(tmp_path, "External id,Done,Contact email\nA-1,yes,linus@kernel.example\n", "b.csv")
+    summary = run_file(later, actor=owner_a, entity="activity", match_on="external_id")
+    assert (summary.updated, summary.unchanged) == (1, 0)
+    call.refresh_from_db()
+    assert call.done and call.done_at == call.due_at
+    assert [c.email for c in call.contacts.all()] == ["linus@kernel.example"]
+    again = run_file(later, actor=owner_a, entity="activity", match_on="external_id")
+    assert (again.updated, again.unchanged) == (0, 1)
+
+    undone = write(tmp_path, "External id,Done\nA-1,no\n", "c.csv")
+    run_file(undone, actor=owner_a, entity="activity", match_on="external_id")
+    call.refresh_from_db()
+    assert not call.done and call.done_at is None
+
+
+def test_a_company_cell_that_is_not_a_domain_is_a_name(tmp_path: Path, owner_a: User) -> None:
+    from apps.companies.models import Company
+
+    odd = "ß" * 150 + ".example"  # lower-cases past a domain's length limit
+    path = write(tmp_path, f"First name,Company\nAda,{odd}\nAlan,acme.example\n")
+    summary = run_file(path, actor=owner_a, match_on="none", mode="create")
+    assert (summary.created, summary.errors) == (2, 0)
+    assert Company.objects.get(name=odd[:200]).domain == ""
+    assert Company.objects.get(domain="acme.example").name == "Acme"
