@@ -48,6 +48,8 @@ CACHE_CELLS = 4096
 # Values whose search words are already in the dictionary set; emptied when it gets this big.
 REMEMBERED_VALUES = 100_000
 _MISSING = object()
+# A contact's first company link is its primary one.
+FIRST_COMPANY = "NOT EXISTS (SELECT 1 FROM contacts_contactcompany x WHERE x.contact_id = c)"
 
 
 class MappingProblem(ValueError):
@@ -838,11 +840,12 @@ class ContactWriter(EntityWriter):
                     [pairs[0], pairs[1]],
                 )
             if links[0]:
+                # A contact created by this chunk has no company yet: its link is its primary.
+                primary = "true" if new else FIRST_COMPANY
                 cursor.execute(
                     "INSERT INTO contacts_contactcompany (contact_id, company_id, role, is_primary, "
-                    "created_at) SELECT c, k, '', NOT EXISTS (SELECT 1 FROM contacts_contactcompany "
-                    "x WHERE x.contact_id = c), now() FROM unnest(%s::bigint[], %s::bigint[]) AS "
-                    "u(c, k) ON CONFLICT (contact_id, company_id) DO NOTHING",
+                    f"created_at) SELECT c, k, '', {primary}, now() FROM unnest(%s::bigint[], "
+                    "%s::bigint[]) AS u(c, k) ON CONFLICT (contact_id, company_id) DO NOTHING",
                     [links[0], links[1]],
                 )
 
