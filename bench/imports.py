@@ -34,7 +34,7 @@ writing, commit):
 
 `--blocks` blocks, alternating which importer goes first; the organisation is reset before
 every run. `--million` then runs the Kestrel import of a 1,000,000-row file (same recipe) in
-a subprocess of its own and reports its peak resident memory (ru_maxrss). Results: a
+a subprocess of its own and reports its peak resident memory (VmHWM; ru_maxrss too). Results: a
 markdown table on stdout and bench/results/imports.json.
 """
 
@@ -586,13 +586,23 @@ def stock_import(path: Path, actor: User) -> dict[str, Any]:
 # --- one million rows, in a process of its own ----------------------------------------------
 
 
+def peak_rss_kib() -> int:
+    """This process's own peak resident memory (VmHWM). ru_maxrss of a process started by
+    subprocess also counts its parent's peak (Linux keeps the larger across vfork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def child(path: Path, slug: str) -> int:
     tenant = Tenant.objects.get(slug=slug)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_kib()
     with schema_context(tenant.schema_name):
         result = kestrel_import(path, the_owner())
         result["counts"] = counts()
-    result["maxrss_before_kib"] = before
+    result["peak_rss_before_kib"] = before
+    result["peak_rss_kib"] = peak_rss_kib()
     result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(result))
     return 0
@@ -745,13 +755,15 @@ def main() -> int:
     for name in runs:
         print(f"{name}: {runs[name][-1]['summary']}; tables after: {runs[name][-1]['counts']}")
     if big:
-        rss = big["maxrss_kib"] / 1024
+        rss = big["peak_rss_kib"] / 1024
         speed = big["rows"] / big["seconds"]
         print(
-            f"\n| 1,000,000 rows ({big['file_mb']:.0f} MB CSV) | time | rows/s "
-            "| peak RSS (ru_maxrss) | RSS before the import | target |\n|---|---|---|---|---|---|\n"
-            f"| **Kestrel**, subprocess | {big['seconds']:.1f} s | {speed:,.0f} | "
-            f"{rss:.0f} MB | {big['maxrss_before_kib'] / 1024:.0f} MB | < 500 MB: "
+            f"\n| 1,000,000 rows ({big['file_mb']:.0f} MB CSV) | time | rows/s | peak RSS "
+            "| peak RSS before the import | ru_maxrss (self / children) | target |\n"
+            "|---|---|---|---|---|---|---|\n"
+            f"| **Kestrel**, subprocess | {big['seconds']:.1f} s | {speed:,.0f} | {rss:.0f} MB | "
+            f"{big['peak_rss_before_kib'] / 1024:.0f} MB | {big['maxrss_kib'] / 1024:.0f} / "
+            f"{big['children_maxrss_kib'] / 1024:.0f} MB | < 500 MB: "
             f"{'met' if rss < 500 else '**missed**'} |"
         )
         print(f"1,000,000 rows: {big['summary']}; tables after: {big['counts']}")
