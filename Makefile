@@ -82,6 +82,7 @@ bench: install
 	$(PY) bench/sales.py
 	$(PY) bench/queues_scaling.py
 	$(PY) bench/reminders.py
+	$(PY) bench/imports.py --million
 
 clean:
 	rm -rf $(VENV) $(TOOLS) tools/helm/.venv node_modules static/dist staticfiles .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml
