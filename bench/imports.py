@@ -59,6 +59,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.development")
+# The 1,000,000-row import's process must reach the same servers as this one: resolve the
+# embedded development servers here (as deploy/dev.py does) when no URLs are given.
+if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+    from deploy import devservices
+
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = devservices.ensure_postgres()
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = devservices.ensure_redis()
 
 import django  # noqa: E402
 
