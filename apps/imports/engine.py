@@ -17,6 +17,7 @@ What callers may rely on:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -139,9 +140,9 @@ def check_mapping(
     if mode != "create" and match_on == "none":
         raise MappingProblem("Updating needs a column to match records on (match_on).")
     if match_on != "none" and spec.match[match_on] not in used:
-        raise MappingProblem(
-            f"Matching on {match_on} needs a column mapped to {spec.get(spec.match[match_on]).label}."  # type: ignore[union-attr]
-        )
+        needed = spec.get(spec.match[match_on])
+        label = needed.label if needed else spec.match[match_on]
+        raise MappingProblem(f"Matching on {match_on} needs a column mapped to {label}.")
     columns.sort()
     return columns
 
@@ -235,12 +236,13 @@ class Importer:
         for column in self.model._meta.concrete_fields:
             if column.primary_key:
                 continue
+            name = str(column.column)
             if getattr(column, "auto_now", False) or getattr(column, "auto_now_add", False):
-                values[column.column] = self.now
+                values[name] = self.now
             elif isinstance(column, models.JSONField):
-                values[column.column] = json.dumps(column.get_default())
+                values[name] = json.dumps(column.get_default())
             else:
-                values[column.column] = column.get_default()
+                values[name] = column.get_default()
         return values
 
     def _custom_rules(self) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -251,10 +253,8 @@ class Importer:
                 continue
             definition = item.widget.field
             if definition.default not in (None, ""):
-                try:
+                with contextlib.suppress(CellError):  # a stale default is simply not applied
                     defaults[definition.key] = item.widget.clean(str(definition.default))
-                except CellError:
-                    pass
             if definition.required:
                 required.append((definition.key, definition.label))
         return defaults, required
@@ -330,8 +330,13 @@ class Importer:
             if not cell:
                 continue
             if len(cell) > limit:
-                failures.append((header, "cell_too_long",
-                                 f"This cell has {len(cell):,} characters; the limit is {limit:,}."))  # fmt: skip
+                failures.append(
+                    (
+                        header,
+                        "cell_too_long",
+                        f"This cell has {len(cell):,} characters; the limit is {limit:,}.",
+                    )
+                )
                 continue
             value = cache.get(cell, _MISSING)
             if value is _MISSING:
@@ -373,18 +378,27 @@ class Importer:
                 first = self.seen.get(key)
                 if first is not None:
                     self.summary.duplicates += 1
-                    self.problem(row, header, "duplicate_in_file",
-                                 f"The same {self.match_on.replace('_', ' ')} as row {first}; skipped.",
-                                 error=False)  # fmt: skip
+                    self.problem(
+                        row,
+                        header,
+                        "duplicate_in_file",
+                        f"The same {self.match_on.replace('_', ' ')} as row {first}; skipped.",
+                        error=False,
+                    )
                     continue
                 self.seen[key] = row.number
                 row.target = found.get(key)
             if row.target is not None:
                 if self.mode == "create":
                     self.summary.duplicates += 1
-                    self.problem(row, header, "already_exists",
-                                 f"A {self.spec.entity} with this {self.match_on.replace('_', ' ')} "
-                                 f"already exists (id {row.target}); skipped.", error=False)  # fmt: skip
+                    self.problem(
+                        row,
+                        header,
+                        "already_exists",
+                        f"A {self.spec.entity} with this {self.match_on.replace('_', ' ')} "
+                        f"already exists (id {row.target}); skipped.",
+                        error=False,
+                    )
                     continue
                 updates.append(row)
                 continue
@@ -395,8 +409,13 @@ class Importer:
                 continue
             if self.mode == "update":
                 self.summary.skipped += 1
-                self.problem(row, header, "no_match",
-                             f"No {self.spec.entity} matches this row; skipped (update mode).", error=False)  # fmt: skip
+                self.problem(
+                    row,
+                    header,
+                    "no_match",
+                    f"No {self.spec.entity} matches this row; skipped (update mode).",
+                    error=False,
+                )
                 continue
             if not any(name in row.values for name in self.spec.needs_one_of):
                 self.reject(row, "", "missing_value", self.spec.needs_message)
@@ -497,7 +516,7 @@ class EntityWriter:
         ]
         self.dictionary_fields = [item for item in importer.spec.fields if item.dictionary]
         self.tags_through = self.model._meta.get_field("tags").remote_field.through  # type: ignore[union-attr]
-        self.tags_fk = self.tags_through._meta.get_field(self.model._meta.model_name).column  # type: ignore[union-attr]
+        self.tags_fk = self.tags_through._meta.get_field(self.model._meta.model_name).column
 
     # Overridden per record type ---------------------------------------------------------
 
@@ -521,7 +540,9 @@ class EntityWriter:
     def _visible(self) -> Any:
         selector = registry.get(self.imp.spec.entity).selector
         user = getattr(self.imp.actor, "user", self.imp.actor)
-        return selector(user) if selector and user is not None else self.model.objects.all()
+        return (
+            selector(user) if selector and user is not None else self.model._default_manager.all()
+        )
 
     # Columns a writer derives from other fields (compared and written on update too).
     derived: tuple[str, ...] = ()
@@ -532,8 +553,11 @@ class EntityWriter:
         return rows
 
     def search_parts(self, values: dict[str, Any], row: Row | None) -> list[Any]:
-        return [str(values.get(item.column) or "")[:SEARCH_PART] for item in self.imp.search_fields
-                if item.kind == f.COLUMN]  # fmt: skip
+        return [
+            str(values.get(item.column) or "")[:SEARCH_PART]
+            for item in self.imp.search_fields
+            if item.kind == f.COLUMN
+        ]
 
     def after_create(self, rows: list[Row], ids: list[int]) -> None:
         pass
@@ -589,7 +613,8 @@ class EntityWriter:
             )
             ids = [pk for (pk,) in cursor.fetchall()]
             names = ["id", *imp.defaults]
-            statement = f'COPY "{self.table}" ({", ".join(chr(34) + n + chr(34) for n in names)}) FROM STDIN'
+            quoted = ", ".join(f'"{n}"' for n in names)
+            statement = f'COPY "{self.table}" ({quoted}) FROM STDIN'
             with cursor.cursor.copy(statement) as copy:
                 for pk, row in zip(ids, rows, strict=True):
                     values = dict(imp.defaults)
@@ -677,7 +702,7 @@ class EntityWriter:
         changed_rows: list[dict[str, Any]] = []
         touched: set[int] = set()
         for row in rows:
-            old = current[row.target]  # type: ignore[index]
+            old = current[row.target]
             new = self.columns_of(row)
             differs = {c: v for c, v in new.items() if not _same(old.get(c), v)}
             custom = dict(old["custom_fields"] or {})
@@ -690,7 +715,7 @@ class EntityWriter:
                     self.dictionary(merged)
                 changed_rows.append(merged)
                 touched.add(row.target)  # type: ignore[arg-type]
-        left, right = self._new_tags(rows)
+        left, _ = self._new_tags(rows)
         touched.update(left)
         touched.update(self.after_update(rows))
         if imp.dry_run:
@@ -730,9 +755,12 @@ class EntityWriter:
         assignments = ", ".join(
             f'"{c}" = s."{c}"' for c in [*names, "custom_fields", "search_text"]
         )
-        payload = json.dumps([
-            {c: _jsonable(r[c]) for c in ["id", *names, "custom_fields", "search_text"]} for r in rows
-        ])  # fmt: skip
+        payload = json.dumps(
+            [
+                {c: _jsonable(r[c]) for c in ["id", *names, "custom_fields", "search_text"]}
+                for r in rows
+            ]
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 f'UPDATE "{self.table}" AS t SET {assignments}, "updated_at" = now() '
@@ -752,7 +780,7 @@ class ContactWriter(EntityWriter):
         # contact of the organisation for each chunk, which grows with the import itself.
         by_email = ['"contacts_contactemail"."email" = ANY(%s)']
         pairs = list(
-            ContactEmail.objects.extra(where=by_email, params=[keys])
+            ContactEmail.objects.extra(where=by_email, params=[keys])  # noqa: S610 - constant SQL
             .order_by("contact_id")
             .values_list("email", "contact_id")
         )
@@ -776,8 +804,15 @@ class ContactWriter(EntityWriter):
 
     def search_parts(self, values: dict[str, Any], row: Row | None) -> list[Any]:
         company = row.values.get("company", "") if row else ""
-        return [values.get("first_name"), values.get("last_name"), values.get("email"),
-                values.get("phone"), values.get("title"), company, values.get("city")]  # fmt: skip
+        return [
+            values.get("first_name"),
+            values.get("last_name"),
+            values.get("email"),
+            values.get("phone"),
+            values.get("title"),
+            company,
+            values.get("city"),
+        ]
 
     def after_create(self, rows: list[Row], ids: list[int]) -> None:
         self._secondary(rows, ids, new=True)
@@ -786,8 +821,11 @@ class ContactWriter(EntityWriter):
         from apps.contacts.models import ContactCompany
 
         touched: set[int] = set()
-        wanted = {r.target: self.companies.get(r.values["company"].casefold())
-                  for r in rows if r.values.get("company")}  # fmt: skip
+        wanted = {
+            r.target: self.companies.get(r.values["company"].casefold())
+            for r in rows
+            if r.values.get("company")
+        }
         if wanted:
             linked = set(
                 ContactCompany.objects.filter(contact_id__in=list(wanted)).values_list(
@@ -795,7 +833,9 @@ class ContactWriter(EntityWriter):
                 )
             )
             touched |= {
-                c for c, company in wanted.items() if company is None or (c, company) not in linked
+                c
+                for c, company in wanted.items()
+                if c is not None and (company is None or (c, company) not in linked)
             }
         if not self.imp.dry_run and rows:
             self._secondary(rows, [r.target for r in rows])  # type: ignore[misc]
@@ -843,8 +883,10 @@ class ContactWriter(EntityWriter):
                 # A contact created by this chunk has no company yet: its link is its primary.
                 primary = "true" if new else FIRST_COMPANY
                 cursor.execute(
-                    "INSERT INTO contacts_contactcompany (contact_id, company_id, role, is_primary, "
-                    f"created_at) SELECT c, k, '', {primary}, now() FROM unnest(%s::bigint[], "
+                    "INSERT INTO contacts_contactcompany "
+                    "(contact_id, company_id, role, is_primary, created_at) "
+                    f"SELECT c, k, '', {primary}, now() "
+                    "FROM unnest(%s::bigint[], "
                     "%s::bigint[]) AS u(c, k) ON CONFLICT (contact_id, company_id) DO NOTHING",
                     [links[0], links[1]],
                 )
@@ -879,7 +921,9 @@ def resolve_companies(imp: Importer, rows: list[Row], name: str) -> dict[str, in
     owners: dict[str, int] = {}
     for row in rows:
         if row.values.get(name):
-            owners.setdefault(str(row.values[name]).strip(), row.values.get("owner") or imp.owner_id)
+            owners.setdefault(
+                str(row.values[name]).strip(), row.values.get("owner") or imp.owner_id
+            )
     if missing:
         imp.planned_companies.update(m.casefold() for m in missing)
         if not imp.dry_run:
@@ -887,16 +931,21 @@ def resolve_companies(imp: Importer, rows: list[Row], name: str) -> dict[str, in
             for value in missing:
                 is_domain = value.casefold() in domains
                 label = value.casefold().split(".")[0].title() if is_domain else value
-                new.append(Company(
-                    name=label[:200], domain=value.casefold() if is_domain else "",
-                    owner_id=owners.get(value, imp.owner_id),
-                    search_text=search.document(label, value if is_domain else ""),
-                ))  # fmt: skip
+                new.append(
+                    Company(
+                        name=label[:200],
+                        domain=value.casefold() if is_domain else "",
+                        owner_id=owners.get(value, imp.owner_id),
+                        search_text=search.document(label, value if is_domain else ""),
+                    )
+                )
             created = Company.objects.bulk_create(new)
             for company, value in zip(created, missing, strict=True):
                 found[value.casefold()] = company.pk
                 imp.remember(company.name)
-            write_history(Company, [c.pk for c in created], "+", reason=imp.reason, user_id=imp.actor_id)
+            write_history(
+                Company, [c.pk for c in created], "+", reason=imp.reason, user_id=imp.actor_id
+            )
     return found
 
 
@@ -935,14 +984,19 @@ class DealWriter(EntityWriter):
         self.companies = resolve_companies(self.imp, rows, "company")
         for row in rows:
             if row.values.get("contact") and row.values["contact"] not in self.contacts:
-                self.imp.reject(row, self.imp._header_of("contact"), "unknown_contact",
-                                f"No contact has the email {shorten(row.values['contact'])}.")  # fmt: skip
+                self.imp.reject(
+                    row,
+                    self.imp._header_of("contact"),
+                    "unknown_contact",
+                    f"No contact has the email {shorten(row.values['contact'])}.",
+                )
                 continue
             if row.target is None or "pipeline" in row.values or "stage" in row.values:
                 pipeline = (
                     self.pipelines.get(row.values["pipeline"].casefold())
-                    if "pipeline" in row.values else self.default_pipeline
-                )  # fmt: skip
+                    if "pipeline" in row.values
+                    else self.default_pipeline
+                )
                 if pipeline is None:
                     self.imp.reject(
                         row, "", "no_pipeline", "There is no pipeline to put the deal in."
@@ -950,12 +1004,20 @@ class DealWriter(EntityWriter):
                     continue
                 stages = self.stages.get(pipeline.pk, [])
                 wanted = str(row.values.get("stage", "")).casefold()
-                stage = next((s for s in stages if s.name.casefold() == wanted), None) if wanted else (
-                    stages[0] if stages else None)  # fmt: skip
+                stage = (
+                    next((s for s in stages if s.name.casefold() == wanted), None)
+                    if wanted
+                    else (stages[0] if stages else None)
+                )
                 if stage is None:
                     names = ", ".join(s.name for s in stages)
-                    self.imp.reject(row, self.imp._header_of("stage"), "unknown_option",
-                                    f"{shorten(row.values.get('stage', ''))} is not a stage of {pipeline.name} ({names}).")  # fmt: skip
+                    self.imp.reject(
+                        row,
+                        self.imp._header_of("stage"),
+                        "unknown_option",
+                        f"{shorten(row.values.get('stage', ''))} is not a stage of "
+                        f"{pipeline.name} ({names}).",
+                    )
                     continue
                 row.values["_pipeline"] = pipeline.pk
                 row.values["_stage"] = stage
@@ -991,10 +1053,16 @@ class DealWriter(EntityWriter):
         from apps.deals.models import Deal
 
         touched: set[int] = set()
-        contacts = set(Deal.contacts.through.objects.filter(deal_id__in=[r.target for r in rows])
-                       .values_list("deal_id", "contact_id"))  # fmt: skip
-        companies = set(Deal.companies.through.objects.filter(deal_id__in=[r.target for r in rows])
-                        .values_list("deal_id", "company_id"))  # fmt: skip
+        contacts = set(
+            Deal.contacts.through.objects.filter(deal_id__in=[r.target for r in rows]).values_list(
+                "deal_id", "contact_id"
+            )
+        )
+        companies = set(
+            Deal.companies.through.objects.filter(deal_id__in=[r.target for r in rows]).values_list(
+                "deal_id", "company_id"
+            )
+        )
         for row in rows:
             contact = self.contacts.get(row.values.get("contact", ""))
             company = self.companies.get(str(row.values.get("company", "")).casefold())
@@ -1046,8 +1114,12 @@ class ActivityWriter(EntityWriter):
         kept = []
         for row in rows:
             if row.values.get("contact") and row.values["contact"] not in self.contacts:
-                self.imp.reject(row, self.imp._header_of("contact"), "unknown_contact",
-                                f"No contact has the email {shorten(row.values['contact'])}.")  # fmt: skip
+                self.imp.reject(
+                    row,
+                    self.imp._header_of("contact"),
+                    "unknown_contact",
+                    f"No contact has the email {shorten(row.values['contact'])}.",
+                )
                 continue
             kept.append(row)
         return kept
@@ -1100,7 +1172,7 @@ class ActivityWriter(EntityWriter):
         )
         missing = wanted - linked
         if missing and not self.imp.dry_run:
-            self._link_contacts([a for a, _ in missing], [c for _, c in missing])
+            self._link_contacts([a for a, _ in missing if a is not None], [c for _, c in missing])
         return {a for a, _ in missing if a is not None}
 
     def after_create(self, rows: list[Row], ids: list[int]) -> None:

@@ -61,7 +61,8 @@ def _local_path(job: ImportJob) -> tuple[Path, bool]:
     try:
         return Path(job.file.path), False
     except NotImplementedError:  # pragma: no cover - object storage
-        handle = tempfile.NamedTemporaryFile(delete=False, suffix=Path(job.file_name).suffix)
+        # The copy outlives this function (the caller deletes it), hence no `with`.
+        handle = tempfile.NamedTemporaryFile(delete=False, suffix=Path(job.file_name).suffix)  # noqa: SIM115
         with job.file.open("rb") as source:
             for chunk in source.chunks():
                 handle.write(chunk)
@@ -84,7 +85,9 @@ def import_create(
     headers, else by matching names). FileProblem (as ValidationError) if it cannot be read."""
     _check(actor, entity)
     if mode not in Mode.values:
-        raise ValidationError({"mode": f"Unknown mode {mode!r}; use one of {', '.join(Mode.values)}."})
+        raise ValidationError(
+            {"mode": f"Unknown mode {mode!r}; use one of {', '.join(Mode.values)}."}
+        )
     user = actor_user(actor)
     size = getattr(upload, "size", 0) or 0
     job = ImportJob(
@@ -110,7 +113,9 @@ def import_create(
     job.file_format, job.encoding, job.delimiter = table.format, table.encoding, table.delimiter
     job.headers = table.headers
     job.rows_total = estimate_rows(table)
-    job.mapping = remembered_mapping(entity, table.headers) or f.suggest_mapping(spec, table.headers)
+    job.mapping = remembered_mapping(entity, table.headers) or f.suggest_mapping(
+        spec, table.headers
+    )
     if mapping is not None:
         job.mapping = {h: mapping.get(h, "") for h in table.headers}
     job.match_on = match_on or _default_match(spec, job.mapping)
@@ -148,7 +153,9 @@ def import_configure(
     _check(actor, job.entity)
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status not in (Status.MAPPING, Status.PREVIEWED, Status.FAILED):
-        raise ValidationError("This import has already started; upload the file again to change it.")
+        raise ValidationError(
+            "This import has already started; upload the file again to change it."
+        )
     if mapping is not None:
         unknown = [h for h in mapping if h not in job.headers]
         if unknown:
@@ -156,7 +163,9 @@ def import_configure(
         job.mapping = {h: mapping.get(h, "") or "" for h in job.headers}
     if mode is not None:
         if mode not in Mode.values:
-            raise ValidationError({"mode": f"Unknown mode {mode!r}; use one of {', '.join(Mode.values)}."})
+            raise ValidationError(
+                {"mode": f"Unknown mode {mode!r}; use one of {', '.join(Mode.values)}."}
+            )
         job.mode = mode
     if match_on is not None:
         job.match_on = match_on
@@ -272,7 +281,9 @@ def progress(job: ImportJob) -> dict[str, Any]:
         "percent": percent,
         "rate": round(rate),
         "seconds_left": round(left),
-        "stale": bool(live.get("beat") and timezone.now().timestamp() - live["beat"] > STALE_SECONDS),
+        "stale": bool(
+            live.get("beat") and timezone.now().timestamp() - live["beat"] > STALE_SECONDS
+        ),
     }
 
 
@@ -309,7 +320,12 @@ def run(job: ImportJob, *, dry_run: bool) -> engine.Summary | None:
             _finish(job, status=Status.CANCELLED, message="Cancelled before it started.")
         return None
     job.refresh_from_db()
-    state = {"done": 0, "total": job.rows_total, "started": started.timestamp(), "beat": started.timestamp()}
+    state = {
+        "done": 0,
+        "total": job.rows_total,
+        "started": started.timestamp(),
+        "beat": started.timestamp(),
+    }
     cache.set(progress_key(job.pk), state, 24 * 3600)
 
     def report(done: int) -> None:
@@ -326,7 +342,9 @@ def run(job: ImportJob, *, dry_run: bool) -> engine.Summary | None:
     writer.writerow([*job.headers, "error"])
 
     def reject(cells: list[str], message: str) -> None:
-        writer.writerow([*cells[: len(job.headers)], *[""] * (len(job.headers) - len(cells)), message])
+        writer.writerow(
+            [*cells[: len(job.headers)], *[""] * (len(job.headers) - len(cells)), message]
+        )
 
     path, temporary = _local_path(job)
     try:
@@ -353,7 +371,11 @@ def run(job: ImportJob, *, dry_run: bool) -> engine.Summary | None:
         _finish(job, status=Status.FAILED, message=str(exc))
         return None
     except Exception as exc:
-        _finish(job, status=Status.FAILED, message=f"The import failed and nothing was changed: {exc}"[:2000])
+        _finish(
+            job,
+            status=Status.FAILED,
+            message=f"The import failed and nothing was changed: {exc}"[:2000],
+        )
         raise
     finally:
         if temporary:  # pragma: no cover - object storage
@@ -371,7 +393,9 @@ def _zone(user: Any) -> dt.tzinfo:
 
 
 def _finish(job: ImportJob, *, status: str, message: str) -> None:
-    ImportJob.objects.filter(pk=job.pk).update(status=status, message=message, finished_at=timezone.now())
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status, message=message, finished_at=timezone.now()
+    )
     cache.delete(progress_key(job.pk))
 
 
@@ -379,14 +403,30 @@ def _finish(job: ImportJob, *, status: str, message: str) -> None:
 def _record(job: ImportJob, summary: engine.Summary, rejected: str, *, dry_run: bool) -> None:
     job.problems.all().delete()
     ImportProblem.objects.bulk_create(
-        [ImportProblem(job=job, row=p.row, column=p.column[:255], code=p.code, message=p.message[:500])
-         for p in summary.problems]  # fmt: skip
+        [
+            ImportProblem(
+                job=job, row=p.row, column=p.column[:255], code=p.code, message=p.message[:500]
+            )
+            for p in summary.problems
+        ]
     )
     if job.error_file:
         job.error_file.delete(save=False)
     if summary.errors:
-        job.error_file.save(f"{Path(job.file_name).stem}-errors.csv", ContentFile(rejected.encode("utf-8-sig")), save=False)
-    for name in ("rows_total", "created", "updated", "unchanged", "duplicates", "skipped", "errors"):
+        job.error_file.save(
+            f"{Path(job.file_name).stem}-errors.csv",
+            ContentFile(rejected.encode("utf-8-sig")),
+            save=False,
+        )
+    for name in (
+        "rows_total",
+        "created",
+        "updated",
+        "unchanged",
+        "duplicates",
+        "skipped",
+        "errors",
+    ):
         setattr(job, name, getattr(summary, name))
     job.rows_done = summary.rows_total
     job.previewed = job.previewed or dry_run
