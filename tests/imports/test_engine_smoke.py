@@ -85,7 +85,9 @@ def test_matched_activities_gain_links_and_done_dates_once(tmp_path: Path, owner
     call = Activity.objects.get(external_id="A-1")
     assert call.done_at is None and not call.contacts.exists()
 
-    later = write(tmp_path, "External id,Done,Contact email\nA-1,yes,linus@kernel.example\n", "b.csv")
+    later = write(
+        tmp_path, "External id,Done,Contact email\nA-1,yes,linus@kernel.example\n", "b.csv"
+    )
     summary = run_file(later, actor=owner_a, entity="activity", match_on="external_id")
     assert (summary.updated, summary.unchanged) == (1, 0)
     call.refresh_from_db()
