@@ -83,6 +83,7 @@ bench: install
 	$(PY) bench/queues_scaling.py
 	$(PY) bench/reminders.py
 	$(PY) bench/imports.py --million
+	$(PY) bench/exports.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) tools/helm/.venv node_modules static/dist staticfiles .pytest_cache .mypy_cache .ruff_cache .coverage coverage.xml

@@ -4,14 +4,18 @@ cursor pagination over any sort column, 409 `duplicate_suspected`, bulk create a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,6 +24,8 @@ from apps.core.api.errors import DuplicateConflict, ErrorCode, error_body
 from apps.core.api.pagination import CursorPagination
 from apps.records import timeline
 from apps.records.duplicates import DuplicateSuspected
+from apps.records.exporting import FORMATS as EXPORT_FORMATS
+from apps.records.exporting import UnknownFormat, export_format, export_list
 
 BULK_LIMIT = 100
 
@@ -109,6 +115,34 @@ class MergeRequestSerializer(serializers.Serializer[dict[str, Any]]):
 
 class NoteSerializer(serializers.Serializer[dict[str, Any]]):
     body = serializers.CharField(max_length=20_000)
+
+
+class ExportNegotiation(DefaultContentNegotiation):
+    """On the export, `?format=` names the file's format, not one of the API's renderers:
+    the file is the response itself, and any error is answered in the API's JSON envelope."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        available = list(renderers)
+        renderer = next((r for r in available if isinstance(r, JSONRenderer)), available[0])
+        return renderer, renderer.media_type
+
+
+ERROR_ENVELOPE = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string", "nullable": True},
+                "details": {"type": "object", "nullable": True},
+            },
+        }
+    },
+}
 
 
 class RecordViewSet(viewsets.ModelViewSet):
@@ -293,27 +327,57 @@ class RecordViewSet(viewsets.ModelViewSet):
         )
 
     @extend_schema(
+        summary="The whole list as CSV, Excel (XLSX) or JSON (same filters and ordering)",
+        description=(
+            "Every record the list would show, with its filters, search and ordering, as a "
+            "file download. `format=csv` (the default) is UTF-8 with a BOM and formulas "
+            "neutralised; `xlsx` is an Excel workbook with real numbers and dates (UTC); "
+            "`json` is an array of objects keyed by column (`cf_<key>` for custom fields) "
+            "with typed values. CSV and JSON are streamed as they are read."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "format",
+                OpenApiTypes.STR,
+                enum=[*EXPORT_FORMATS],
+                default="csv",
+                description="The file format.",
+            )
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, EXPORT_FORMATS["xlsx"]): OpenApiTypes.BINARY,
+            (200, "application/json"): {"type": "array", "items": {"type": "object"}},
+            (400, "application/json"): ERROR_ENVELOPE,
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=None,
+        url_path="export",
+        content_negotiation_class=ExportNegotiation,
+    )
+    def export(self, request: Request) -> Any:
+        try:
+            fmt = export_format(request.query_params.get("format"))
+        except UnknownFormat as exc:
+            raise serializers.ValidationError({"format": [str(exc)]}) from None
+        return export_list(
+            actor=request.user,
+            entity_key=self.entity,
+            queryset=self.get_queryset(),
+            query=request.query_params.urlencode(),
+            fmt=fmt,
+        )
+
+    @extend_schema(
         summary="Suspected duplicate pairs",
         responses=inline_serializer(
             "DuplicatePairs",
             {"results": serializers.ListField(child=serializers.DictField())},
         ),
     )
-    @extend_schema(
-        summary="The whole list as CSV (same filters and ordering), streamed",
-        responses={(200, "text/csv"): str},
-    )
-    @action(detail=False, methods=["get"], pagination_class=None, url_path="export")
-    def export(self, request: Request) -> Any:
-        from apps.records.exporting import export_csv
-
-        return export_csv(
-            actor=request.user,
-            entity_key=self.entity,
-            queryset=self.get_queryset(),
-            query=request.query_params.urlencode(),
-        )
-
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def duplicates(self, request: Request) -> Response:
         """Suspected duplicate pairs among the records the caller may see."""

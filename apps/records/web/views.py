@@ -114,20 +114,49 @@ def _visible_views(web: RecordWeb, user: Any) -> Any:
 
 @login_required
 def record_export(request: HttpRequest, web: RecordWeb) -> HttpResponseBase:
-    """The list as CSV: same filters, ordering and permissions, every row (not one page)."""
-    from ..exporting import export_csv
+    """The list as CSV, Excel or JSON (`?format=`): same filters, ordering and permissions,
+    every row (not one page)."""
+    from ..exporting import UnknownFormat, export_format, export_list
 
     params = request.GET.copy()
     if "q" in params and "search" not in params:
         params["search"] = request.GET["q"]
     try:
+        fmt = export_format(request.GET.get("format"))
         queryset = web.select(request.user, params)
+    except UnknownFormat as exc:
+        messages.error(request, str(exc))
+        kept = request.GET.copy()
+        kept.pop("format", None)
+        return redirect(f"{web.url('list')}?{kept.urlencode()}" if kept else web.url("list"))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(web.url("list"))
-    return export_csv(
-        actor=request.user, entity_key=web.key, queryset=queryset, query=request.GET.urlencode()
+    return export_list(
+        actor=request.user,
+        entity_key=web.key,
+        queryset=queryset,
+        query=request.GET.urlencode(),
+        fmt=fmt,
     )
+
+
+EXPORT_CHOICES = (("csv", "CSV"), ("xlsx", "Excel (XLSX)"), ("json", "JSON"))
+
+
+def export_links(web: RecordWeb, request: HttpRequest) -> list[dict[str, str]]:
+    """The list's Export menu: one link per format, each keeping the list's filters,
+    search, ordering and columns."""
+    query = request.GET.copy()
+    for name in ("page", "format"):
+        query.pop(name, None)
+    links = []
+    for fmt, label in EXPORT_CHOICES:
+        query["format"] = fmt
+        links.append(
+            {"format": fmt, "label": label, "href": f"{web.url('export')}?{query.urlencode()}"}
+        )
+    return links
 
 
 @login_required
@@ -196,6 +225,7 @@ def record_list(request: HttpRequest, web: RecordWeb) -> HttpResponse:
         "page_number": page_number,
         "has_next": has_next,
         "query": base.urlencode(),
+        "export_links": export_links(web, request),
         "error": error,
         "views": _visible_views(web, request.user),
         "current_view": view,
