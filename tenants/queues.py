@@ -68,7 +68,9 @@ def tenant_task(kind: str, *, name: str, **options: Any) -> Any:
                 )
             return func(*args, **kwargs)
 
-        task = decorator(name=name, ignore_result=True, tenant_queue=kind, **options)(in_organisation)
+        task = decorator(name=name, ignore_result=True, tenant_queue=kind, **options)(
+            in_organisation
+        )
         return task
 
     return register
