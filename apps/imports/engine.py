@@ -515,6 +515,7 @@ class EntityWriter:
             if item.kind in (f.COLUMN, f.KEY) and item.name != "id"
         ]
         self.dictionary_fields = [item for item in importer.spec.fields if item.dictionary]
+        self.contacts: dict[str, int] = {}
         self.tags_through = self.model._meta.get_field("tags").remote_field.through  # type: ignore[union-attr]
         self.tags_fk = self.tags_through._meta.get_field(self.model._meta.model_name).column
 
@@ -551,6 +552,19 @@ class EntityWriter:
         """Resolve links (rows without a target are new); rows whose links fail are
         rejected and left out."""
         return rows
+
+    def _contact_known(self, row: Row) -> bool:
+        """A row linking a contact by email must name one that exists (else rejected)."""
+        email = row.values.get("contact")
+        if not email or email in self.contacts:
+            return True
+        self.imp.reject(
+            row,
+            self.imp._header_of("contact"),
+            "unknown_contact",
+            f"No contact has the email {shorten(email)}.",
+        )
+        return False
 
     def search_parts(self, values: dict[str, Any], row: Row | None) -> list[Any]:
         return [
@@ -892,6 +906,21 @@ class ContactWriter(EntityWriter):
                 )
 
 
+def contacts_by_email(rows: list[Row]) -> dict[str, int]:
+    """Contact cell (an email) -> the first contact made with that email (the dict keeps
+    the last pair of the descending order)."""
+    from apps.contacts.models import ContactEmail
+
+    emails = {r.values["contact"] for r in rows if r.values.get("contact")}
+    if not emails:
+        return {}
+    return dict(
+        ContactEmail.objects.filter(email__in=emails)
+        .order_by("-contact_id")
+        .values_list("email", "contact_id")
+    )
+
+
 def resolve_companies(imp: Importer, rows: list[Row], name: str) -> dict[str, int]:
     """Company cell (a domain or a name) -> company id; companies not found are created
     (in a dry run, counted)."""
@@ -972,24 +1001,12 @@ class DealWriter(EntityWriter):
             self.stages.setdefault(stage.pipeline_id, []).append(stage)
 
     def prepare(self, rows: list[Row]) -> list[Row]:
-        from apps.contacts.models import ContactEmail
 
         kept: list[Row] = []
-        emails = {r.values["contact"] for r in rows if r.values.get("contact")}
-        self.contacts = dict(
-            ContactEmail.objects.filter(email__in=emails)
-            .order_by("-contact_id")
-            .values_list("email", "contact_id")
-        )
+        self.contacts = contacts_by_email(rows)
         self.companies = resolve_companies(self.imp, rows, "company")
         for row in rows:
-            if row.values.get("contact") and row.values["contact"] not in self.contacts:
-                self.imp.reject(
-                    row,
-                    self.imp._header_of("contact"),
-                    "unknown_contact",
-                    f"No contact has the email {shorten(row.values['contact'])}.",
-                )
+            if not self._contact_known(row):
                 continue
             if row.target is None or "pipeline" in row.values or "stage" in row.values:
                 pipeline = (
@@ -1103,26 +1120,9 @@ class ActivityWriter(EntityWriter):
     derived = ("scheduled_at",)
 
     def prepare(self, rows: list[Row]) -> list[Row]:
-        from apps.contacts.models import ContactEmail
 
-        emails = {r.values["contact"] for r in rows if r.values.get("contact")}
-        self.contacts = dict(
-            ContactEmail.objects.filter(email__in=emails)
-            .order_by("-contact_id")
-            .values_list("email", "contact_id")
-        )
-        kept = []
-        for row in rows:
-            if row.values.get("contact") and row.values["contact"] not in self.contacts:
-                self.imp.reject(
-                    row,
-                    self.imp._header_of("contact"),
-                    "unknown_contact",
-                    f"No contact has the email {shorten(row.values['contact'])}.",
-                )
-                continue
-            kept.append(row)
-        return kept
+        self.contacts = contacts_by_email(rows)
+        return [row for row in rows if self._contact_known(row)]
 
     def columns_of(self, row: Row) -> dict[str, Any]:
         values = super().columns_of(row)

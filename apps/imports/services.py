@@ -185,48 +185,38 @@ def import_configure(
     return job
 
 
-def _queue(job: ImportJob, *, dry_run: bool) -> None:
+def _queue(actor: Any, job: ImportJob, *, dry_run: bool) -> ImportJob:
+    """Check the import can run as configured, mark it queued and send its task once this
+    transaction commits."""
     from .tasks import run_import
 
+    _check(actor, job.entity)
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status not in (Status.MAPPING, Status.PREVIEWED, Status.FAILED):
+        raise ValidationError("This import is already running or finished.")
+    spec = f.spec_for(job.entity, locale=job.locale)
+    try:
+        engine.check_mapping(spec, job.headers, job.mapping, job.mode, job.match_on)
+    except engine.MappingProblem as exc:
+        raise ValidationError({"mapping": str(exc)}) from None
+    job.status = Status.PREVIEW_QUEUED if dry_run else Status.QUEUED
+    job.message = ""
+    job.heartbeat_at = timezone.now()  # a worker has STALE_SECONDS to pick it up
+    job.save(update_fields=["status", "message", "heartbeat_at"])
     transaction.on_commit(lambda: run_import.delay(job.pk, dry_run))
+    return job
 
 
 @transaction.atomic
 def import_preview(*, actor: Any, job: ImportJob) -> ImportJob:
     """Queue a dry run: counts and every problem, nothing written."""
-    _check(actor, job.entity)
-    job = ImportJob.objects.select_for_update().get(pk=job.pk)
-    if job.status not in (Status.MAPPING, Status.PREVIEWED, Status.FAILED):
-        raise ValidationError("This import is already running or finished.")
-    spec = f.spec_for(job.entity, locale=job.locale)
-    try:
-        engine.check_mapping(spec, job.headers, job.mapping, job.mode, job.match_on)
-    except engine.MappingProblem as exc:
-        raise ValidationError({"mapping": str(exc)}) from None
-    job.status = Status.PREVIEW_QUEUED
-    job.message = ""
-    job.heartbeat_at = timezone.now()  # a worker has STALE_SECONDS to pick it up
-    job.save(update_fields=["status", "message", "heartbeat_at"])
-    _queue(job, dry_run=True)
-    return job
+    return _queue(actor, job, dry_run=True)
 
 
 @transaction.atomic
 def import_start(*, actor: Any, job: ImportJob) -> ImportJob:
     """Queue the real run (after a preview, or straight away through the API)."""
-    _check(actor, job.entity)
-    job = ImportJob.objects.select_for_update().get(pk=job.pk)
-    if job.status not in (Status.MAPPING, Status.PREVIEWED, Status.FAILED):
-        raise ValidationError("This import is already running or finished.")
-    spec = f.spec_for(job.entity, locale=job.locale)
-    try:
-        engine.check_mapping(spec, job.headers, job.mapping, job.mode, job.match_on)
-    except engine.MappingProblem as exc:
-        raise ValidationError({"mapping": str(exc)}) from None
-    job.status = Status.QUEUED
-    job.message = ""
-    job.heartbeat_at = timezone.now()  # a worker has STALE_SECONDS to pick it up
-    job.save(update_fields=["status", "message", "heartbeat_at"])
+    job = _queue(actor, job, dry_run=False)
     audit_record(
         action="import.started",
         actor=actor_user(actor),
@@ -234,7 +224,6 @@ def import_start(*, actor: Any, job: ImportJob) -> ImportJob:
         target=job,
         detail={"entity": job.entity, "mode": job.mode, "match_on": job.match_on},
     )
-    _queue(job, dry_run=False)
     return job
 
 
