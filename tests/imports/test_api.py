@@ -478,3 +478,20 @@ def test_an_upload_repeated_with_its_idempotency_key_imports_once(
     assert again.json()["id"] == first.json()["id"]
     assert ImportJob.objects.count() == 1
     assert Contact.objects.filter(email="ada@example.com").count() == 1
+
+
+def test_a_large_upload_with_an_idempotency_key_is_refused_in_the_envelope(
+    in_a: Tenant, owner: User, settings: Any, django_capture_on_commit_callbacks: Capture
+) -> None:
+    """The key is checked against the whole body, which would have to sit in memory."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1_048_576
+    big = PEOPLE + "".join(f"P{i},Q{i},p{i}@big.example,\n" for i in range(80_000))
+    client = keyed(in_a, role="owner", created_by=owner)
+    client.defaults["HTTP_IDEMPOTENCY_KEY"] = "big-1"
+    refused = post_import(client, None, big)
+    assert refused.status_code == 413
+    error = refused.json()["error"]
+    assert error["code"] == "validation_error" and "up to 2 MB" in error["message"]
+    assert not ImportJob.objects.exists()
+    del client.defaults["HTTP_IDEMPOTENCY_KEY"]
+    assert post_import(client, django_capture_on_commit_callbacks, big).status_code == 202

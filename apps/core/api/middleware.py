@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django_tenants.utils import get_public_schema_name
@@ -53,6 +54,17 @@ class IdempotencyMiddleware:
         if len(idempotency_key) > 255:
             return error_response(
                 ErrorCode.VALIDATION_ERROR, "Idempotency-Key may be at most 255 characters.", 400
+            )
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+            # The key is checked against the whole body, which must then fit in memory; a
+            # large upload (an import file) goes without it (the import's dry run is the
+            # safe retry there).
+            return error_response(
+                ErrorCode.VALIDATION_ERROR,
+                f"Idempotency-Key works on request bodies up to {limit // 1_048_576} MB; "
+                "send this request without it.",
+                413,
             )
         from apps.core.models import IdempotencyRecord
 
