@@ -21,12 +21,15 @@ import contextlib
 import datetime as dt
 import decimal
 import json
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from django.db import models, transaction
+from django.db import DEFAULT_DB_ALIAS, models, transaction
+from django.db import connections as db_connections
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -49,6 +52,8 @@ CACHE_CELLS = 4096
 # Values whose search words are already in the dictionary set; emptied when it gets this big.
 REMEMBERED_VALUES = 100_000
 _MISSING = object()
+# Marks the end of the file in the reader thread's hand-over queue.
+_END = object()
 # A contact's first company link is its primary one.
 FIRST_COMPANY = "NOT EXISTS (SELECT 1 FROM contacts_contactcompany x WHERE x.contact_id = c)"
 
@@ -161,6 +166,10 @@ def _same(old: Any, new: Any) -> bool:
     if old is None or new is None:
         return False
     return str(old) == str(new)
+
+
+def _no_queries(*args: Any) -> Any:
+    raise RuntimeError("Import cells are cleaned without the database (reader thread).")
 
 
 def _chunks(
@@ -279,19 +288,72 @@ class Importer:
 
     def _run(self) -> None:
         done = 0
-        for batch in _chunks(self.table.rows(), self.chunk):
-            if self.cancelled and self.cancelled():
-                raise Cancelled
-            rows = [row for row in (self._parse(number, cells) for number, cells in batch) if row]
-            self._plan(rows)
-            done += len(batch)
-            self.summary.rows_total = done
-            if self.progress:
-                self.progress(done)
+        with contextlib.closing(self._parsed_ahead()) as parsed:
+            for count, rows, events in parsed:
+                if self.cancelled and self.cancelled():
+                    raise Cancelled
+                self._replay(events)
+                self._plan(rows)
+                done += count
+                self.summary.rows_total = done
+                if self.progress:
+                    self.progress(done)
         if self.cancelled and self.cancelled():
             raise Cancelled
         self.summary.new_tags = len(self.planned_tags)
         self.summary.new_companies = len(self.planned_companies)
+
+    def _parse_batch(self, batch: list[tuple[int, list[str]]]) -> tuple[int, list[Row], list[Any]]:
+        events: list[Any] = []
+        rows = [row for row in (self._parse(n, cells, events) for n, cells in batch) if row]
+        return len(batch), rows, events
+
+    def _parsed_ahead(self) -> Generator[tuple[int, list[Row], list[Any]], None, None]:
+        """The file's chunks, read and cleaned in a thread one or two chunks ahead of the
+        writing: while this thread waits for PostgreSQL (the GIL is free then), the next
+        chunk is being parsed. Cleaning touches no database and no shared state; what it
+        reports (problems, rejected rows) comes back as events, replayed here in row order."""
+        ready: queue.Queue[Any] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def hand_over(item: Any) -> bool:
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def read() -> None:
+            try:
+                # This thread's own connection would be in the public schema: refuse loudly.
+                with db_connections[DEFAULT_DB_ALIAS].execute_wrapper(_no_queries):
+                    for batch in _chunks(self.table.rows(), self.chunk):
+                        if not hand_over(self._parse_batch(batch)):
+                            return
+                hand_over(_END)
+            except BaseException as exc:  # handed to the writing thread, raised there
+                hand_over(exc)
+
+        reader = threading.Thread(target=read, name="import-reader", daemon=True)
+        reader.start()
+        try:
+            while (item := ready.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            reader.join()
+
+    def _replay(self, events: list[Any]) -> None:
+        for name, args, kwargs in events:
+            if name == "rejected":
+                if self.rejected:
+                    self.rejected(*args)
+            else:
+                getattr(self, name)(*args, **kwargs)
 
     def problem(
         self, row: Row | int, column: str, code: str, message: str, *, error: bool = True
@@ -310,17 +372,17 @@ class Importer:
         if self.rejected:
             self.rejected(cells, f"{column}: {message}" if column else message)
 
-    def _parse(self, number: int, cells: list[str]) -> Row | None:
+    def _parse(self, number: int, cells: list[str], events: list[Any]) -> Row | None:
+        """The row's cleaned values, or None; problems go to `events` (this runs in the
+        reader thread)."""
         if len(cells) != self.width and not (
             len(cells) > self.width and not any(c.strip() for c in cells[self.width :])
         ):
-            self.reject(
-                (number, cells),
-                "",
-                "ragged_row",
+            message = (
                 f"This row has {len(cells)} cells but the header names {self.width} columns; "
-                "check for an unquoted delimiter or line break in a cell.",
+                "check for an unquoted delimiter or line break in a cell."
             )
+            events.append(("reject", ((number, cells), "", "ragged_row", message), {}))
             return None
         values: dict[str, Any] = {}
         limit = max_cell_chars()
@@ -356,11 +418,11 @@ class Importer:
         if failures:
             # Every problem of the row is listed; the error file gets them in one cell.
             for header, code, message in failures[:-1]:
-                self.problem(number, header, code, message, error=False)
+                events.append(("problem", (number, header, code, message), {"error": False}))
             header, code, message = failures[-1]
-            self.problem(number, header, code, message)
-            if self.rejected:
-                self.rejected(cells, "; ".join(f"{h}: {m}" for h, _, m in failures))
+            events.append(("problem", (number, header, code, message), {}))
+            summary = "; ".join(f"{h}: {m}" for h, _, m in failures)
+            events.append(("rejected", (cells, summary), {}))
             return None
         return Row(number, cells, values)
 

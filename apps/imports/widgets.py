@@ -363,7 +363,9 @@ class Custom(widgets.Widget):
         elif kind == FieldType.DATETIME:
             raw = self.locale.datetime(text, self.tz).isoformat()
         elif kind == FieldType.USER:
-            raw = Owner(self.members, label=self.field.label).clean(text)
+            # `members` holds the active members only, so the id needs no database check
+            # (cells are cleaned in a reader thread that must not touch the database).
+            return Owner(self.members, label=self.field.label).clean(text)
         elif kind == FieldType.MULTI_SELECT:
             raw = [part for part in re.split(r"[,;]", text) if part.strip()]
         try:

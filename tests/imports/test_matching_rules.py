@@ -141,3 +141,17 @@ def test_a_dry_run_counts_new_tags_and_companies_and_writes_nothing(
     preview = run_file(path, actor=owner_a, dry_run=True)
     assert (preview.created, preview.new_tags, preview.new_companies) == (1, 1, 1)
     assert not Contact.objects.filter(email="ada@x.example").exists()
+
+
+def test_a_member_custom_field_is_read_by_email_without_the_database(
+    tmp_path: Path, owner_a: User
+) -> None:
+    """Cells are cleaned in a reader thread that may not query the database; a member
+    field is checked against the active members read before the import started."""
+    customfield_create(actor=owner_a, entity="contact", key="sdr", label="SDR", type="user")
+    text = f"First name,SDR\nAda,{owner_a.email.upper()}\nAlan,nobody@example.com\n"
+    summary = run_file(write(tmp_path, text), actor=owner_a, mode="create", match_on="none")
+    assert (summary.created, summary.errors) == (1, 1)
+    assert Contact.objects.get(first_name="Ada").custom_fields == {"sdr": owner_a.pk}
+    (row, code, _message) = _problems(summary)[0]
+    assert (row, code) == (3, "unknown_owner")
