@@ -417,7 +417,7 @@ LABELS = {
     "baseline": "baseline: django-import-export ModelResource.export() + tablib CSV",
     "csv": "**CSV** (API, streamed)",
     "json": "**JSON** (API, streamed)",
-    "xlsx": "**XLSX** (API, write-only workbook)",
+    "xlsx": "**XLSX** (API, streamed workbook)",
 }
 
 
