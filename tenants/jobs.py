@@ -82,10 +82,12 @@ def backoff(attempts: int) -> timedelta:
 
 
 def deliver_due(
-    *, kind: str, handler: Callable[[int], None], task_name: str, limit: int = BATCH
+    *, kind: str, handler: Callable[[int], object], task_name: str, limit: int = BATCH
 ) -> tuple[int, bool]:
     """Run the handler of every due `kind` job of the current organisation, one transaction
-    per job. Returns (jobs handled, whether due work may remain)."""
+    per job. A handler that returns a datetime keeps its job, due again then (a watch that
+    repeats); otherwise the job is done and deleted. Returns (jobs handled, whether due work
+    may remain)."""
     schema = connection.schema_name
     handled = 0
     stop_at = time.monotonic() + BATCH_SECONDS
@@ -110,11 +112,15 @@ def deliver_due(
             else:
                 try:
                     with transaction.atomic():
-                        handler(job.object_id)
+                        again = handler(job.object_id)
                 except Exception as exc:  # any failure is retried, then recorded
                     _failed(job, exc, task_name=task_name)
                 else:
-                    job.delete()
+                    if isinstance(again, datetime):  # the handler wants to look again then
+                        job.due_at, job.attempts, job.last_error = again, 0, ""
+                        job.save(update_fields=["due_at", "attempts", "last_error"])
+                    else:
+                        job.delete()
                 _forget_starts(job)
         handled += 1
     return handled, True

@@ -25,6 +25,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core import visibility
 from apps.records.services import actor_label, actor_user
+from tenants import jobs
 
 from . import engine
 from . import fields as f
@@ -188,7 +189,7 @@ def import_configure(
 def _queue(actor: Any, job: ImportJob, *, dry_run: bool) -> ImportJob:
     """Check the import can run as configured, mark it queued and send its task once this
     transaction commits."""
-    from .tasks import run_import
+    from .tasks import WATCH_KIND, run_import
 
     _check(actor, job.entity)
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
@@ -204,6 +205,13 @@ def _queue(actor: Any, job: ImportJob, *, dry_run: bool) -> ImportJob:
     job.heartbeat_at = timezone.now()  # a worker has STALE_SECONDS to pick it up
     job.save(update_fields=["status", "message", "heartbeat_at"])
     transaction.on_commit(lambda: run_import.delay(job.pk, dry_run))
+    # Kept in PostgreSQL with the job itself: whatever happens to the message or the worker,
+    # the run is looked at again (tasks.watch) until it ends.
+    jobs.schedule(
+        kind=WATCH_KIND,
+        object_id=job.pk,
+        due_at=timezone.now() + dt.timedelta(seconds=STALE_SECONDS + 5),
+    )
     return job
 
 

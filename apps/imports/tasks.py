@@ -5,8 +5,13 @@ back and the redelivered message runs the import again from the start."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils import timezone
+
 from tenants.db import connection
 from tenants.queues import tenant_task
+from tenants.tasks import deliver_jobs
 
 from . import services
 from .models import ImportJob
@@ -34,3 +39,27 @@ def run_import(job_id: int, dry_run: bool) -> None:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+
+
+WATCH_KIND = "import_watch"
+WATCH_TASK = "imports.tasks.watch_imports"
+
+
+def watch(job_id: int) -> dt.datetime | None:
+    """A queued or running import is looked at every STALE_SECONDS until it ends: one whose
+    worker vanished (its message lost, or a worker killed with the message not yet handed
+    back by Redis) is sent again, without anyone having to open its page."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or not job.is_active:
+        return None
+    services.resume_if_stale(job)
+    job.refresh_from_db()
+    if not job.is_active:
+        return None
+    return timezone.now() + dt.timedelta(seconds=services.STALE_SECONDS)
+
+
+@tenant_task("reports", name=WATCH_TASK)
+def watch_imports() -> int:
+    """Look at this organisation's imports whose watch is due (sent by the dispatcher)."""
+    return deliver_jobs(WATCH_KIND, watch, WATCH_TASK)

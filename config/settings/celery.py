@@ -51,6 +51,7 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 KESTREL_JOB_TASKS = {
     "reminder": "apps.activities.tasks.deliver_due_reminders",
     "email": "apps.notifications.tasks.deliver_due_emails",
+    "import_watch": "apps.imports.tasks.watch_imports",
 }
 # How often workers look for new, suspended or deleted organisations' queues.
 KESTREL_QUEUE_REFRESH_SECONDS = 5
