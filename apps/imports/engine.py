@@ -1127,6 +1127,59 @@ class DealWriter(EntityWriter):
 
     def after_create(self, rows: list[Row], ids: list[int]) -> None:
         self._links(rows, ids)
+        # Every deal's stage history starts with its creation, as deal_create records it
+        # (the funnel and time-in-stage reports read it).
+        stages = [row.values["_stage"].pk for row in rows]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO deals_dealstagechange (deal_id, to_stage_id, changed_at, "
+                "changed_by_id) SELECT d, s, %s, %s FROM unnest(%s::bigint[], %s::bigint[]) "
+                "AS u(d, s)",
+                [self.imp.now, self.imp.actor_id, ids, stages],
+            )
+
+    def _write_updates(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        """A matched deal that changes stage moves as deal_move_stage moves it: a stage
+        change row with the time spent in the old stage, and its entry, won or lost date."""
+        ids = [r["id"] for r in rows]
+        before = {
+            pk: (stage, entered)
+            for pk, stage, entered in self.model._base_manager.filter(pk__in=ids).values_list(
+                "pk", "stage_id", "stage_entered_at"
+            )
+        }
+        super()._write_updates(rows, columns)
+        moved = [r for r in rows if "stage_id" in r and int(r["stage_id"]) != before[r["id"]][0]]
+        if not moved:
+            return
+        now = self.imp.now
+        seconds = [
+            int((now - entered).total_seconds()) if entered else None
+            for _, entered in (before[r["id"]] for r in moved)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO deals_dealstagechange (deal_id, from_stage_id, to_stage_id, "
+                "changed_at, changed_by_id, seconds_in_previous) SELECT d, f, t, %s, %s, n "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+                "AS u(d, f, t, n)",
+                [
+                    now,
+                    self.imp.actor_id,
+                    [r["id"] for r in moved],
+                    [before[r["id"]][0] for r in moved],
+                    [int(r["stage_id"]) for r in moved],
+                    [max(0, n) if n is not None else None for n in seconds],
+                ],
+            )
+            cursor.execute(
+                'UPDATE "deals_deal" SET stage_entered_at = %s, '
+                "won_at = CASE WHEN status = 'won' THEN %s END, "
+                "lost_at = CASE WHEN status = 'lost' THEN %s END, "
+                "lost_reason_id = CASE WHEN status = 'lost' THEN lost_reason_id END "
+                "WHERE id = ANY(%s)",
+                [now, now, now, [r["id"] for r in moved]],
+            )
 
     def after_update(self, rows: list[Row]) -> set[int]:
         from apps.deals.models import Deal

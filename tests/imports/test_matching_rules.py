@@ -155,3 +155,32 @@ def test_a_member_custom_field_is_read_by_email_without_the_database(
     assert Contact.objects.get(first_name="Ada").custom_fields == {"sdr": owner_a.pk}
     (row, code, _message) = _problems(summary)[0]
     assert (row, code) == (3, "unknown_owner")
+
+
+def test_imported_deals_keep_their_stage_history(tmp_path: Path, owner_a: User) -> None:
+    """As deal_create and deal_move_stage record it: the funnel reports read it."""
+    from apps.deals.models import DealStageChange
+
+    pipeline_create(actor=owner_a, name="Partners", stages=[{"name": "Intro"}, {"name": "Pilot"}])
+    first = "External id,Title,Pipeline,Stage\nD-1,Kernel support,Partners,Intro\n"
+    run_file(write(tmp_path, first, "d1.csv"), actor=owner_a, entity="deal", match_on="external_id")
+    deal = Deal.objects.get(external_id="D-1")
+    names = [(c.from_stage, getattr(c.to_stage, "name", None)) for c in deal.stage_changes.all()]
+    assert names == [(None, "Intro")]
+
+    won = "External id,Stage\nD-1,Won\n"
+    path = write(tmp_path, won, "d2.csv")
+    summary = run_file(path, actor=owner_a, entity="deal", match_on="external_id", mode="update")
+    assert summary.updated == 1
+    deal.refresh_from_db()
+    assert (deal.stage.name, deal.status) == ("Won", "won") and deal.won_at is not None
+    move = deal.stage_changes.last()
+    assert move is not None
+    assert (getattr(move.from_stage, "name", None), getattr(move.to_stage, "name", None)) == (
+        "Intro",
+        "Won",
+    )
+    assert move.seconds_in_previous is not None and move.changed_by == owner_a
+    again = run_file(path, actor=owner_a, entity="deal", match_on="external_id", mode="update")
+    assert again.unchanged == 1
+    assert DealStageChange.objects.filter(deal=deal).count() == 2
