@@ -18,6 +18,7 @@ urlpatterns = [
     path("activities/", include("apps.activities.web.urls")),
     path("notifications/", include("apps.notifications.web.urls")),
     path("imports/", include("apps.imports.web.urls")),
+    path("reports/", include("apps.reports.web.urls")),
     path("settings/pipelines/", include("apps.deals.web.settings_urls")),
     path("settings/web-forms/", include("apps.leads.web.settings_urls")),
     path("f/", include("apps.leads.web.public_urls")),
@@ -30,6 +31,7 @@ urlpatterns = [
     path("settings/api-keys/", include("apps.apikeys.web.urls")),
     path("settings/audit/", include("apps.audit.web.urls")),
     path("settings/background-jobs/", include("apps.core.web.settings_urls")),
+    path("settings/currencies/", include("apps.reports.web.settings_urls")),
     path("accounts/", include("apps.accounts.web.urls")),
     path("", include("apps.core.web.urls")),
 ]

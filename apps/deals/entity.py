@@ -17,6 +17,10 @@ FIELDS = [
     FieldSpec("probability", "Probability", "probability", kind="number"),
     FieldSpec("expected_close", "Expected close", "expected_close", kind="date"),
     FieldSpec("owner", "Owner", "owner_id", kind="user"),
+    FieldSpec(
+        "team", "Owner's team", "owner__teams__id", kind="number", sortable=False, filter_only=True
+    ),
+    FieldSpec("lost_reason", "Lost reason", "lost_reason_id", kind="number", filter_only=True),
     FieldSpec("contact_id", "Contact id", "contacts__id", kind="number", sortable=False),
     FieldSpec("company_id", "Company id", "companies__id", kind="number", sortable=False),
     FieldSpec("won_at", "Won", "won_at", kind="datetime"),

@@ -34,6 +34,7 @@ from apps.core import visibility
 from apps.notifications.services import assignment_notify
 from apps.records import customfields, search
 from apps.records.services import actor_label, actor_user, default_owner, record_share, tags_resolve
+from apps.reports.cache import reports_changed
 
 from .models import Deal, DealStageChange, LostReason, Pipeline, Stage, StageKind
 
@@ -447,6 +448,7 @@ def _move_all(actor: Any, source: Stage, target: Stage) -> int:
     Deal.objects.bulk_update(
         deals, ["pipeline", "stage", "status", "stage_entered_at", "won_at", "lost_at"]
     )
+    reports_changed()  # bulk_update sends no signals
     return len(deals)
 
 

@@ -36,6 +36,7 @@ from django.utils import timezone
 from apps.records import registry, search
 from apps.records.models import Tag
 from apps.records.services import default_owner
+from apps.reports.cache import reports_changed
 from tenants.db import connection
 
 from . import fields as f
@@ -283,6 +284,8 @@ class Importer:
                         [f"import:{connection.schema_name}:{self.spec.entity}"],
                     )
                 self._run()
+                # COPY and bulk statements send no signals: cached reports go stale here.
+                reports_changed()
                 self.writer.finish()
         return self.summary
 

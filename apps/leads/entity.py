@@ -17,11 +17,26 @@ FIELDS = [
     FieldSpec("source", "Source", "source__name"),
     FieldSpec("status", "Status", "status", kind="choice", choices=tuple(LeadStatus.choices)),
     FieldSpec("owner", "Owner", "owner_id", kind="user"),
+    FieldSpec(
+        "team", "Owner's team", "owner__teams__id", kind="number", sortable=False, filter_only=True
+    ),
     FieldSpec("utm_source", "UTM source", "utm_source"),
     FieldSpec("utm_medium", "UTM medium", "utm_medium"),
     FieldSpec("utm_campaign", "UTM campaign", "utm_campaign"),
     FieldSpec("utm_term", "UTM term", "utm_term"),
     FieldSpec("utm_content", "UTM content", "utm_content"),
+    FieldSpec(
+        "converted_deal", "Converted deal", "converted_deal_id", kind="number", filter_only=True
+    ),
+    FieldSpec("converted_at", "Converted", "converted_at", kind="datetime", filter_only=True),
+    FieldSpec(
+        "converted_deal_status",
+        "Deal status",
+        "converted_deal__status",
+        kind="choice",
+        sortable=False,
+        filter_only=True,
+    ),
     FieldSpec("created_at", "Created", "created_at", kind="datetime"),
     FieldSpec("updated_at", "Updated", "updated_at", kind="datetime"),
 ]

@@ -95,7 +95,8 @@ def columns(entity: registry.EntitySpec) -> tuple[list[Column], dict[str, Custom
     model = entity.model
     result = [Column("id", "ID", "id", null=False)]
     for spec in entity.fields:
-        if spec.name == "company_id":  # the contact's companies are in "company" already
+        if spec.name == "company_id" or spec.filter_only:
+            # The contact's companies are in "company" already.
             continue
         result.append(Column(spec.name, spec.label, *_kind(model, spec)))
     result.append(Column("tags", "Tags", "list", null=False))

@@ -16,6 +16,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from apps.core import visibility
+from apps.reports.cache import reports_changed
 
 from . import timeline
 from .models import Merge, TimelineEntry, TimelineKind
@@ -205,6 +206,7 @@ def merge(
         merged_ids=merged_ids,
     )
     _audit(actor, f"{spec.entity}.merged", survivor, merged_ids=merged_ids, merge_id=record.pk)
+    reports_changed()  # queryset updates send no signals
     return record
 
 
@@ -268,6 +270,7 @@ def undo(*, actor: Any, spec: MergeSpec, merge_record: Merge) -> Any:
         merge_id=record.pk,
     )
     _audit(actor, f"{spec.entity}.merge_undone", survivor, merge_id=record.pk)
+    reports_changed()
     return survivor
 
 

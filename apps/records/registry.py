@@ -19,6 +19,8 @@ class FieldSpec:
     kind: str = "text"  # text, number, date, datetime, boolean, user, choice
     sortable: bool = True
     choices: tuple[tuple[str, str], ...] = ()
+    # Only a filter (reports link to lists with it), never a column of lists and exports.
+    filter_only: bool = False
 
 
 @dataclass

@@ -41,6 +41,7 @@ TENANT_APPS: list[str] = [
     "apps.activities",
     "apps.notifications",
     "apps.imports",
+    "apps.reports",
 ]
 
 INSTALLED_APPS: list[str] = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("apps.activities.api.urls")),
     path("", include("apps.notifications.api.urls")),
     path("", include("apps.imports.api.urls")),
+    path("", include("apps.reports.api.urls")),
     path("", include("apps.records.api.urls")),
     path("", include(router.urls)),
 ]

@@ -89,7 +89,11 @@ def _columns(
     web: RecordWeb, request: HttpRequest, view: SavedView | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     entity = web.entity
-    available = {f.name: f.label for f in entity.fields if f.name not in ("company_id",)}
+    available = {
+        f.name: f.label
+        for f in entity.fields
+        if f.name not in ("company_id",) and not f.filter_only
+    }
     available["tags"] = "Tags"
     for field in customfields.definitions(entity.key):
         available[f"cf_{field.key}"] = field.label

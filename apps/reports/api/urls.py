@@ -1,0 +1,14 @@
+from django.urls import path
+
+from .views import ReportDetail, ReportList
+
+urlpatterns = [
+    path("reports/", ReportList.as_view(), name="report-list"),
+    path("reports/<slug:name>/", ReportDetail.as_view(), name="report-detail"),
+    path(
+        "reports/<slug:name>/csv/",
+        ReportDetail.as_view(),
+        {"csv": True},
+        name="report-csv",
+    ),
+]

@@ -1,0 +1,86 @@
+"""Built reports are cached per organisation (the tenant cache prefixes every key with the
+schema), keyed by the report, its filters, the day, and the viewer's visibility scope.
+
+Nothing is ever deleted: every key carries the organisation's report *generation*, a counter
+in the same cache that moves after the commit of any write to what reports read (deals, stage
+moves, leads, activities, stages, pipelines, sources, teams, members, rates: signals.py; and
+the bulk paths that write without the ORM's signals, such as imports, call
+`reports_changed()`). A change therefore shows on the next load; entries of older
+generations expire on their own (TTL). A report built while a write was still uncommitted
+is stored under the old generation, which the commit then leaves behind."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core import visibility
+
+from .base import Report
+
+TTL = 300
+GENERATION = "reports:generation"
+
+
+def generation() -> int:
+    found = cache.get(GENERATION)
+    if found is None:
+        # A fresh start (or an evicted counter) must not meet entries of an earlier count.
+        cache.add(GENERATION, time.time_ns(), None)
+        found = cache.get(GENERATION)
+    return int(found)
+
+
+def bump() -> None:
+    try:
+        cache.incr(GENERATION)
+    except ValueError:  # no counter yet: the next read starts a fresh one
+        generation()
+
+
+def reports_changed() -> None:
+    """Every cached report of this organisation is stale once the current transaction
+    commits (at once outside a transaction)."""
+    transaction.on_commit(bump)
+
+
+def scope(user: Any) -> str:
+    """Who sees the same figures: every member of a see-all role alike; anyone else sees
+    their own records, shares and teams."""
+    role = getattr(user, "role", None)
+    if getattr(user, "is_superuser", False):
+        return "all"
+    if role in visibility.SEE_ALL:
+        return f"role:{role}"
+    return f"user:{user.pk}"
+
+
+def key(name: str, user: Any, params: dict[str, Any]) -> str:
+    tz = getattr(user, "time_zone", "UTC")
+    today = timezone.now().astimezone(ZoneInfo(tz or "UTC"))
+    raw = json.dumps(
+        {
+            "p": sorted((str(k), str(v)) for k, v in params.items()),
+            "d": str(today.date()),
+            "tz": tz,
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:20]
+    return f"reports:{generation()}:{name}:{scope(user)}:{digest}"
+
+
+def cached(definition: Any, user: Any, params: dict[str, Any]) -> Report:
+    cache_key = key(definition.name, user, params)
+    report = cache.get(cache_key)
+    if report is None:
+        report = definition.build(user, params)
+        cache.set(cache_key, report, TTL)
+    return report

@@ -1,0 +1,69 @@
+"""The reports there are, by name: `build(name, user, params)` is the one way to get one,
+for the web pages, the API, the exports and the subscriptions alike (through the cache)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.http import Http404
+
+from .base import Report
+
+
+@dataclass(frozen=True)
+class ReportDef:
+    name: str
+    title: str
+    description: str
+    build: Callable[..., Report]
+    # Extra choices the report understands (e.g. group=reason|owner|source|month).
+    groups: tuple[tuple[str, str], ...] = ()
+    default_period: str = "this_month"
+
+
+REPORTS: dict[str, ReportDef] = {}
+
+
+def register(definition: ReportDef) -> None:
+    REPORTS[definition.name] = definition
+
+
+def get(name: str) -> ReportDef:
+    _load()
+    try:
+        return REPORTS[name]
+    except KeyError:
+        raise Http404(f"There is no report {name!r}.") from None
+
+
+def all_reports() -> list[ReportDef]:
+    _load()
+    return list(REPORTS.values())
+
+
+def _load() -> None:
+    if not REPORTS:
+        from .queries import activity, dashboard, forecast, funnel, pipeline, sources, won_lost  # noqa: F401
+
+
+def build(
+    name: str,
+    user: Any,
+    params: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+    cached: bool = True,
+) -> Report:
+    """The report `name` as `user` may see it, for the filters in `params` (query
+    parameters: period, start, end, owner, team, pipeline, group). Raises Http404 for an
+    unknown report and ValidationError naming a bad filter."""
+    from . import cache
+
+    definition = get(name)
+    params = dict(params or {})
+    if cached and now is None:
+        return cache.cached(definition, user, params)
+    return definition.build(user, params, now=now)

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("<slug:name>/", views.report_detail, name="detail"),
+    path("<slug:name>/csv/", views.report_csv, name="csv"),
+    path("<slug:name>/pdf/", views.report_pdf, name="pdf"),
+]
