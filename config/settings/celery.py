@@ -52,6 +52,7 @@ KESTREL_JOB_TASKS = {
     "reminder": "apps.activities.tasks.deliver_due_reminders",
     "email": "apps.notifications.tasks.deliver_due_emails",
     "import_watch": "apps.imports.tasks.watch_imports",
+    "report_subscription": "apps.reports.tasks.deliver_subscriptions",
 }
 # How often workers look for new, suspended or deleted organisations' queues.
 KESTREL_QUEUE_REFRESH_SECONDS = 5
