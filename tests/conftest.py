@@ -3,6 +3,7 @@ organisation a test needs is cloned from the template, never migrated."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,6 +70,15 @@ def _public_schema_between_tests() -> Iterator[None]:
     # A test that forgets to leave a tenant's schema must not leak it into the next test.
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_report_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cached reports are keyed by a generation that moves when writes commit; a test's writes
+    # are rolled back, never committed, so each test counts generations under its own key.
+    from apps.reports import cache as report_cache
+
+    monkeypatch.setattr(report_cache, "GENERATION", f"reports:generation:{uuid.uuid4().hex}")
 
 
 @pytest.fixture

@@ -46,8 +46,10 @@ def bump() -> None:
 
 
 def reports_changed() -> None:
-    """Every cached report of this organisation is stale once the current transaction
-    commits (at once outside a transaction)."""
+    """Every cached report of this organisation is stale: at once (for reads later in this
+    transaction), and again once the current transaction commits (a report built meanwhile
+    by another request still read the old rows)."""
+    bump()
     transaction.on_commit(bump)
 
 

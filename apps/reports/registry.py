@@ -39,9 +39,12 @@ def get(name: str) -> ReportDef:
         raise Http404(f"There is no report {name!r}.") from None
 
 
+ORDER = ("dashboard", "pipeline", "won-lost", "lead-sources", "activities", "funnel", "forecast")
+
+
 def all_reports() -> list[ReportDef]:
     _load()
-    return list(REPORTS.values())
+    return sorted(REPORTS.values(), key=lambda d: ORDER.index(d.name) if d.name in ORDER else 99)
 
 
 def _load() -> None:

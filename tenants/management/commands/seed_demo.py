@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.management import call_command
@@ -22,6 +23,7 @@ from apps.imports.demo import seed_imports
 from apps.leads.demo import seed_leads
 from apps.notifications.demo import seed_notifications
 from apps.notifications.services import quiet as notifications_quiet
+from apps.reports.models import ExchangeRate, ReportingSettings
 from tenants.db import connection
 from tenants.models import Plan, Tenant
 from tenants.provisioning import tenant_provision
@@ -78,6 +80,7 @@ class Command(BaseCommand):
             seed_activities()
             seed_notifications()
             seed_imports()
+            _seed_exchange_rates()
             if not ApiKey.objects.filter(name=DEMO_KEY_NAME).exists():
                 new_key = api_key_create(
                     name=DEMO_KEY_NAME,
@@ -101,6 +104,13 @@ class Command(BaseCommand):
         )
         if new_key:
             self.stdout.write(f"  read-only API key (shown once): {new_key}")
+
+
+def _seed_exchange_rates() -> None:
+    """Reports add up money in US dollars; the demo's euro and pound deals convert."""
+    ReportingSettings.current()
+    for currency, rate in (("EUR", "1.08"), ("GBP", "1.27")):
+        ExchangeRate.objects.get_or_create(currency=currency, defaults={"rate": Decimal(rate)})
 
 
 def _seed_teams_and_companies() -> None:
