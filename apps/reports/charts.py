@@ -231,7 +231,7 @@ def _axes_chart(chart: Chart, title: str) -> str:
 
 def _bar(x: float, y: float, width: float, height: float, fill: str) -> str:
     return (
-        f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(width, 0.5):.1f}" '
+        f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{max(width, 0.5):.1f}" '
         f'height="{max(height, 0.0):.1f}" fill="{fill}"/>'
     )
 
