@@ -23,6 +23,7 @@ from apps.imports.demo import seed_imports
 from apps.leads.demo import seed_leads
 from apps.notifications.demo import seed_notifications
 from apps.notifications.services import quiet as notifications_quiet
+from apps.reports.demo import seed as seed_report_subscriptions
 from apps.reports.models import ExchangeRate, ReportingSettings
 from tenants.db import connection
 from tenants.models import Plan, Tenant
@@ -81,6 +82,7 @@ class Command(BaseCommand):
             seed_notifications()
             seed_imports()
             _seed_exchange_rates()
+            seed_report_subscriptions(User.objects.get(email=DEMO_OWNER))
             if not ApiKey.objects.filter(name=DEMO_KEY_NAME).exists():
                 new_key = api_key_create(
                     name=DEMO_KEY_NAME,
