@@ -37,6 +37,10 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
         Q(status="lost") & c.in_period("lost_at", p),
         Q(status="lost") & c.in_period("lost_at", q),
     )
+    # Deal size averages over the deals with a money value in the reporting currency: a won
+    # deal in a currency without a rate adds nothing to the won value, so it must not
+    # count in the divisor either.
+    priced = Q(currency__in=m.known())
     cycle = ExpressionWrapper(F("won_at") - F("created_at"), output_field=DurationField())
     deals = c.deals(user, f)
     d = deals.filter(
@@ -53,6 +57,8 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
         won_value_before=Sum(value, filter=won_before),
         won=Count("id", filter=won_now),
         won_before=Count("id", filter=won_before),
+        won_priced=Count("id", filter=won_now & priced),
+        won_priced_before=Count("id", filter=won_before & priced),
         lost=Count("id", filter=lost_now),
         lost_before=Count("id", filter=lost_before),
         cycle=Avg(cycle, filter=won_now),
@@ -122,9 +128,9 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
         Figure(
             "average_deal",
             "Average deal size",
-            average(d["won_value"], d["won"]),
+            average(d["won_value"], d["won_priced"]),
             "money",
-            previous=average(d["won_value_before"], d["won_before"]),
+            previous=average(d["won_value_before"], d["won_priced_before"]),
             link=won_link,
             help="Won value divided by the number of deals won.",
         ),
