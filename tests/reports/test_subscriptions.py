@@ -330,3 +330,14 @@ def test_a_failed_run_retries_then_is_recorded_and_scheduled_again(deals: Any) -
     assert len(mail.outbox) == 1
     sub.refresh_from_db()
     assert sub.last_status == RunStatus.SENT and sub.last_error == ""
+
+
+def test_demo_seed_gives_the_owner_mondays_pipeline(people: Any) -> None:  # noqa: F811
+    from apps.reports import demo
+
+    pipeline_default()
+    sub = demo.seed(people.owner)
+    assert (sub.report, sub.cadence, sub.weekday, sub.hour) == ("pipeline", "weekly", 0, 8)
+    assert job_of(sub) is not None
+    assert demo.seed(people.owner) == sub  # seeding again adds nothing
+    assert Subscription.objects.filter(user=people.owner).count() == 1
