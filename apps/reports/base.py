@@ -93,6 +93,8 @@ class Report:
             return {
                 "key": p.key,
                 "label": p.label,
+                "from": p.first.isoformat(),
+                "to": p.last.isoformat(),
                 "start": p.start.isoformat(),
                 "end": p.end.isoformat(),
             }

@@ -102,11 +102,14 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _parse_day(raw: str | None, name: str) -> date:
+def _parse_day(raw: str | None, name: str, what: str) -> date:
     try:
         return date.fromisoformat(str(raw or "").strip())
     except ValueError:
-        raise ValidationError({name: f"Give the {name} date as YYYY-MM-DD."}) from None
+        shown = f"{raw!r} is not" if raw else "Give"
+        raise ValidationError(
+            {name: f"{shown} the {what} of the period as a date like 2026-01-31 (YYYY-MM-DD)."}
+        ) from None
 
 
 def resolve(
@@ -143,11 +146,11 @@ def resolve(
     if key == "last_year":
         return _period(key, date(today.year - 1, 1, 1), date(today.year - 1, 12, 31), tz)
     if key == "custom":
-        first, last = _parse_day(start, "start"), _parse_day(end, "end")
+        first, last = _parse_day(start, "from", "first day"), _parse_day(end, "to", "last day")
         if last < first:
-            raise ValidationError({"end": "The end date is before the start date."})
+            raise ValidationError({"to": "The last day of the period is before its first day."})
         if (last - first).days + 1 > MAX_DAYS:
-            raise ValidationError({"end": f"A custom period is at most {MAX_DAYS} days long."})
+            raise ValidationError({"to": f"A custom period is at most {MAX_DAYS} days long."})
         return _period(key, first, last, tz)
     raise ValidationError(
         {"period": f"Unknown period {key!r}: use one of {', '.join(k for k, _ in CHOICES)}."}

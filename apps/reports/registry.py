@@ -52,6 +52,18 @@ def _load() -> None:
         from .queries import activity, dashboard, forecast, funnel, pipeline, sources, won_lost  # noqa: F401
 
 
+def normalise(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters as the queries read them: `from` and `to` (the API's names for a custom
+    range, also `start` and `end`) imply `period=custom`."""
+    found = {str(k): v for k, v in params.items() if v not in (None, "")}
+    for name, alias in (("start", "from"), ("end", "to")):
+        if alias in found:
+            found[name] = found.pop(alias)
+    if ("start" in found or "end" in found) and "period" not in found:
+        found["period"] = "custom"
+    return found
+
+
 def build(
     name: str,
     user: Any,
@@ -66,7 +78,7 @@ def build(
     from . import cache
 
     definition = get(name)
-    params = dict(params or {})
+    params = normalise(params or {})
     if cached and now is None:
         return cache.cached(definition, user, params)
     return definition.build(user, params, now=now)

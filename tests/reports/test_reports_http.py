@@ -68,7 +68,7 @@ def test_a_bad_filter_is_named_in_the_error_envelope(ctx, people) -> None:  # no
     assert bad.status_code == 400
     assert "fortnight" in str(bad.json())
     bad = client.get("/api/v1/reports/funnel/?period=custom&start=2026-05-01&end=2026-04-01")
-    assert bad.status_code == 400 and "before the start" in str(bad.json())
+    assert bad.status_code == 400 and "before its first day" in str(bad.json())
     assert client.get("/api/v1/reports/no-such-report/").status_code == 404
     page = client.get("/reports/won-lost/?group=colour")
     assert page.status_code == 400
@@ -179,3 +179,18 @@ def test_every_report_renders_when_there_is_nothing_to_report(ctx, people, name)
     assert response.status_code == 200
     data = client.get(f"/api/v1/reports/{name}/").json()
     assert data["name"] == name
+
+
+def test_from_and_to_choose_a_custom_period(ctx, people) -> None:  # noqa: F811
+    client = login(tenant_client(ctx.tenant), ctx.tenant, ALPHA.owner_email)
+    data = client.get("/api/v1/reports/won-lost/?from=2026-01-05&to=2026-02-04").json()
+    assert data["period"]["key"] == "custom"
+    assert (data["period"]["from"], data["period"]["to"]) == ("2026-01-05", "2026-02-04")
+    # The previous period is as long, just before.
+    assert (data["previous_period"]["from"], data["previous_period"]["to"]) == (
+        "2025-12-05",
+        "2026-01-04",
+    )
+    bad = client.get("/api/v1/reports/won-lost/?from=5%20January")
+    assert bad.status_code == 400
+    assert "'5 January' is not the first day of the period as a date" in str(bad.json())

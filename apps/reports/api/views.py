@@ -1,7 +1,7 @@
 """`/api/v1/reports/`: the list of reports, and `/api/v1/reports/<name>/` the report as JSON
 (the same object the web page, the CSV and the PDF show), for the filters in the query:
 `period` (this_week, last_week, this_month, last_month, this_quarter, last_quarter,
-this_year, last_year, custom with `start` and `end` as YYYY-MM-DD), `owner` (an id or `me`),
+this_year, last_year; or `from` and `to` as YYYY-MM-DD for any range), `owner` (an id or `me`),
 `team`, `pipeline`, and `group` where the report has groupings. Figures cover what the
 caller may see; `/api/v1/reports/<name>/csv/` answers the same report's table as CSV."""
 
@@ -23,8 +23,8 @@ from .. import registry
 
 FILTERS = [
     OpenApiParameter("period", OpenApiTypes.STR, description="this_month (default), ..."),
-    OpenApiParameter("start", OpenApiTypes.DATE, description="With period=custom."),
-    OpenApiParameter("end", OpenApiTypes.DATE, description="With period=custom."),
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First day of a custom period."),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day of a custom period."),
     OpenApiParameter("owner", OpenApiTypes.STR, description="A member's id, or me."),
     OpenApiParameter("team", OpenApiTypes.INT),
     OpenApiParameter("pipeline", OpenApiTypes.INT),
