@@ -162,7 +162,12 @@ def pdf_context(
         "report": report,
         "organisation": organisation,
         "viewer": viewer,
-        "generated_at": generated_at,
+        # As the reader's clock said (the caller passes it in their zone).
+        "generated_at": (
+            f"{generated_at:%d %b %Y %H:%M} {generated_at.tzname() or ''}".strip()
+            if generated_at is not None
+            else ""
+        ),
         "filters": filters_in_words(report.filters),
         "figures": figures,
         # Drawn here from numbers and escaped labels only (charts.py), so it is safe markup.

@@ -228,6 +228,10 @@ def test_a_due_subscription_is_emailed_with_csv_and_pdf_as_the_subscriber(deals:
     assert message.subject.startswith("Pipeline by stage")
     html = str(message.alternatives[0][0])  # type: ignore[attr-defined]
     assert "1,250.00" in html and "Every Monday at 08:00 (Europe/Berlin)" in message.body
+    assert (
+        "alpha.localhost" in message.body and "/reports/pipeline/?period=this_month" in message.body
+    )
+    assert "/reports/subscriptions/" in message.body  # where to change or stop it
     files = attachments(message)
     csv_name = next(name for name in files if name.endswith(".csv"))
     pdf_name = next(name for name in files if name.endswith(".pdf"))

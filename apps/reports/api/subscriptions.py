@@ -21,7 +21,7 @@ from .. import subscriptions as subs
 from ..models import Cadence, RunStatus, Subscription
 
 
-class SubscriptionSerializer(serializers.ModelSerializer[Subscription]):
+class ReportSubscriptionSerializer(serializers.ModelSerializer[Subscription]):
     report = serializers.CharField(
         max_length=40, help_text="The report's name (GET /api/v1/reports/ lists them)."
     )
@@ -115,7 +115,7 @@ class SubscriptionViewSet(
     viewsets.GenericViewSet,
 ):
     scope_resource = "report-subscriptions"
-    serializer_class = SubscriptionSerializer
+    serializer_class = ReportSubscriptionSerializer
     queryset = Subscription.objects.none()
     lookup_value_regex = r"\d+"
 
@@ -173,7 +173,7 @@ class SubscriptionViewSet(
     @extend_schema(
         summary="Send it now (its subscriber only); the regular schedule goes on after it",
         request=None,
-        responses={202: SubscriptionSerializer},
+        responses={202: ReportSubscriptionSerializer},
     )
     @action(detail=True, methods=["post"])
     def send(self, request: Request, pk: str | None = None) -> Response:
