@@ -5,7 +5,7 @@ open deals whose expected close date has passed still show in their month, as sl
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Count, Q, Sum
@@ -31,8 +31,11 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
     value = m.convert()
     deals = c.deals(user, f)
     months = _months(p.first, p.last)
-    start, end = months[0], p.last
-    open_deals = deals.filter(status="open", expected_close__gte=start, expected_close__lte=end)
+    # Both halves keep to the period's days, so a custom period that cuts a month counts
+    # (and links to) the same deals in that month.
+    open_deals = deals.filter(
+        status="open", expected_close__gte=p.first, expected_close__lte=p.last
+    )
     expected: dict[Any, dict[str, Any]] = {
         row["month"]: dict(row)
         for row in open_deals.annotate(month=TruncMonth("expected_close"))
@@ -69,17 +72,18 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
                 "past": month < today.replace(day=1),
             }
         )
-        last_day = _months(month, month)[0]
-        following = date(last_day.year + (last_day.month == 12), last_day.month % 12 + 1, 1)
+        following = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+        # The month's days within the period: [month_start, month_end).
         month_start = max(month, p.first)
+        month_end = min(following, p.last + timedelta(days=1))
         links.append(
             {
                 "open_deals": c.link(
                     "deals",
                     f,
                     status="open",
-                    expected_close__gte=month.isoformat(),
-                    expected_close__lt=following.isoformat(),
+                    expected_close__gte=month_start.isoformat(),
+                    expected_close__lt=month_end.isoformat(),
                     pipeline=f.pipeline,
                 ),
                 "won": c.link(
@@ -88,7 +92,7 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
                     status="won",
                     pipeline=f.pipeline,
                     won_at__gte=c.stamp(_at(month_start, p)),
-                    won_at__lt=c.stamp(_at(following, p)),
+                    won_at__lt=c.stamp(_at(month_end, p)),
                 ),
             }
         )
