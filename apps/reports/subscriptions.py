@@ -49,7 +49,7 @@ KIND = "report_subscription"
 TASK = "reports.tasks.deliver_subscriptions"
 TENANT_URLCONF = "config.urls_tenant"
 # Query parameters a subscription may keep (those the reports understand).
-PARAM_KEYS = ("period", "start", "end", "owner", "team", "pipeline", "group")
+PARAM_KEYS = ("period", "start", "end", "from", "to", "owner", "team", "pipeline", "group")
 WEEKDAYS = list(enumerate(calendar.day_name))  # 0 = Monday
 MAX_ERROR = 500
 # Failed runs older than this are not looked at again when showing outcomes.
@@ -192,7 +192,8 @@ def _clean_params(params: Any) -> dict[str, str]:
         if not isinstance(value, str | int):
             raise ValidationError({"params": f"The filter {key!r} must be a single value."})
         clean[key] = str(value).strip()[:100]
-    return clean
+    # Kept as the reports read them: `from`/`to` as start/end, a range implying "custom".
+    return {key: str(value) for key, value in registry.normalise(clean).items()}
 
 
 def clean(

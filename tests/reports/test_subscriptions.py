@@ -150,6 +150,25 @@ def test_subscribe_refuses_with_clear_words(
     assert not ScheduledJob.objects.filter(kind=KIND).exists()
 
 
+def test_a_custom_range_is_kept_as_the_reports_read_it(people: Any) -> None:  # noqa: F811
+    sub = subs.subscribe(
+        actor=people.rep,
+        report="won-lost",
+        params={"from": "2026-01-01", "to": "2026-03-31"},
+        cadence="monthly",
+    )
+    assert sub.params == {"period": "custom", "start": "2026-01-01", "end": "2026-03-31"}
+    assert subs.filters_words(sub)[0] == "Period: 2026-01-01 to 2026-03-31"
+    with pytest.raises(ValidationError) as caught:
+        subs.subscribe(
+            actor=people.rep,
+            report="won-lost",
+            params={"from": "2026-04-01", "to": "2026-03-01"},
+            cadence="daily",
+        )
+    assert "before its first day" in str(caught.value)
+
+
 def test_subscribe_schedules_a_job_at_the_next_run_and_is_audited(people: Any) -> None:  # noqa: F811
     sub = subs.subscribe(
         actor=people.rep, report="pipeline", params={"period": "this_month"}, cadence="daily"

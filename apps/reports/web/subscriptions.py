@@ -176,6 +176,10 @@ def subscription_new(request: HttpRequest) -> HttpResponse:
     for key in ("report", "period", *CARRIED):
         if request.GET.get(key):
             initial[key] = request.GET[key][:100]
+    for alias, key in (("from", "start"), ("to", "end")):  # the report pages' names
+        if request.GET.get(alias):
+            initial[key] = request.GET[alias][:100]
+            initial.setdefault("period", "custom")
     if "period" not in initial:
         report = initial.get("report")
         try:
