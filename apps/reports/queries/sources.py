@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Count, F, Q, Sum
 
+from apps.deals.models import Deal
 from apps.leads.models import LeadSource
 
 from ..base import Chart, Column, Figure, Report, Series, Table
@@ -119,6 +120,10 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
             rows,
             links,
             totals,
+        ),
+        # A won deal in a currency without a rate adds nothing to the won value: say so.
+        notes=c.unconverted_notes(
+            Deal.objects.filter(pk__in=leads.filter(won).values("converted_deal_id")), m
         ),
     )
 
