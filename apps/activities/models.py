@@ -76,6 +76,18 @@ class Activity(RecordBase):
             *record_indexes("activity"),
             models.Index(fields=["owner", "scheduled_at"], name="activity_owner_when"),
             models.Index(fields=["owner", "done", "scheduled_at"], name="activity_owner_open"),
+            # Reports: activities done in a period, and the open ones past their time.
+            models.Index(
+                fields=["done_at"], name="activity_done_at", condition=models.Q(done=True)
+            ),
+            models.Index(
+                fields=["owner", "done_at"],
+                name="activity_owner_done_at",
+                condition=models.Q(done=True),
+            ),
+            models.Index(
+                fields=["scheduled_at"], name="activity_open_when", condition=models.Q(done=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -27,6 +27,7 @@ def activity_list(
     search: str = "",
     params: Mapping[str, Any] | None = None,
     related: bool = True,
+    eager: bool = False,
 ) -> QuerySet[Activity]:
     """The activities `user` may see, filtered and ordered by `params`."""
     activities = Activity.objects.defer("search_text")
@@ -38,7 +39,7 @@ def activity_list(
             "deals",
             "leads",
         )
-    activities = visibility.visible(activities, user)
+    activities = visibility.visible(activities, user, eager=eager)
     if search:
         activities = record_search.matching(activities, search)
     if params and "assignee" in params:

@@ -42,6 +42,7 @@ def deal_list(
     search: str = "",
     params: Mapping[str, Any] | None = None,
     related: bool = True,
+    eager: bool = False,
 ) -> QuerySet[Deal]:
     """The deals `user` may see, filtered and ordered by `params`."""
     deals = Deal.objects.defer("search_text").select_related("stage", "pipeline")
@@ -49,7 +50,7 @@ def deal_list(
         deals = deals.select_related("owner", "lost_reason").prefetch_related(
             Prefetch("tags", queryset=Tag.objects.order_by("name")), "contacts", "companies"
         )
-    deals = visibility.visible(deals, user)
+    deals = visibility.visible(deals, user, eager=eager)
     if search:
         deals = record_search.matching(deals, search)
     if params:

@@ -22,6 +22,7 @@ def lead_list(
     search: str = "",
     params: Mapping[str, Any] | None = None,
     related: bool = True,
+    eager: bool = False,
 ) -> QuerySet[Lead]:
     """The leads `user` may see, filtered and ordered by `params`."""
     leads = Lead.objects.defer("search_text")
@@ -29,7 +30,7 @@ def lead_list(
         leads = leads.select_related("owner", "source").prefetch_related(
             Prefetch("tags", queryset=Tag.objects.order_by("name"))
         )
-    leads = visibility.visible(leads, user)
+    leads = visibility.visible(leads, user, eager=eager)
     if search:
         leads = record_search.matching(leads, search)
     if params:

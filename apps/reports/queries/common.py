@@ -126,18 +126,18 @@ def _who(records: QuerySet[Any], f: Filters) -> QuerySet[Any]:
 
 
 def deals(user: Any, f: Filters, *, pipeline: bool = True) -> QuerySet[Deal]:
-    records = _who(deal_list(user=user, related=False), f)
+    records = _who(deal_list(user=user, related=False, eager=True), f)
     if pipeline and f.pipeline is not None:
         records = records.filter(pipeline_id=f.pipeline)
     return records.order_by()
 
 
 def leads(user: Any, f: Filters) -> QuerySet[Any]:
-    return _who(lead_list(user=user, related=False), f).order_by()
+    return _who(lead_list(user=user, related=False, eager=True), f).order_by()
 
 
 def activities(user: Any, f: Filters) -> QuerySet[Any]:
-    return _who(activity_list(user=user, related=False), f).order_by()
+    return _who(activity_list(user=user, related=False, eager=True), f).order_by()
 
 
 # Money ------------------------------------------------------------------------------------

@@ -73,14 +73,13 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
         converted_before=Count("id", filter=c.in_period("created_at", q) & converted),
     )
     activities = c.activities(user, f)
-    act = activities.filter(
-        Q(done=True, done_at__gte=q.start, done_at__lt=p.end)
-        | Q(done=False, scheduled_at__lt=f.now)
-    ).aggregate(
-        n_done=Count("id", filter=Q(done=True) & c.in_period("done_at", p)),
-        n_done_before=Count("id", filter=Q(done=True) & c.in_period("done_at", q)),
-        n_overdue=Count("id", filter=Q(done=False, scheduled_at__lt=f.now)),
+    # Two queries, each on its own partial index (done by done date; open by time), rather
+    # than one OR that reads every activity.
+    act = activities.filter(done=True, done_at__gte=q.start, done_at__lt=p.end).aggregate(
+        n_done=Count("id", filter=c.in_period("done_at", p)),
+        n_done_before=Count("id", filter=c.in_period("done_at", q)),
     )
+    act["n_overdue"] = activities.filter(done=False, scheduled_at__lt=f.now).count()
 
     def average(total: Any, count: int) -> Any:
         return c.cents(total / count) if count and total is not None else None
