@@ -124,3 +124,58 @@ def test_won_lost_refuses_an_unknown_grouping(sales: Any) -> None:
     assert raised.value.message_dict == {
         "group": ["Unknown grouping 'colour': use one of reason, owner, source, month."]
     }
+
+
+def test_won_lost_month_rows_link_to_their_months_deals(sales: Any) -> None:
+    r = build(
+        "won-lost",
+        sales.admin,
+        period="custom",
+        start="2026-02-01",
+        end="2026-04-30",
+        group="month",
+    )
+    client = client_as(sales.tenant, sales.admin)
+    assert r.table is not None
+    assert [list_titles(client, cells["won"]) for cells in r.table.links] == [
+        ["Golf"],
+        ["Acme", "Bravo", "Crown", "Echo"],
+        ["Hotel"],
+    ]
+    assert [list_titles(client, cells["lost"]) for cells in r.table.links] == [
+        ["Foxtrot"],
+        ["Delta"],
+        [],
+    ]
+    # A period that starts mid-month: the row and its link keep to the period's days.
+    r = build(
+        "won-lost",
+        sales.admin,
+        period="custom",
+        start="2026-03-13",
+        end="2026-03-31",
+        group="month",
+    )
+    assert rows(r) == [row("Mar 2026", 3, "3500.00", 0, "0.00", 100.0)]  # Acme, Bravo, Echo
+    assert r.table is not None
+    assert list_titles(client, r.table.links[0]["won"]) == ["Acme", "Bravo", "Echo"]
+
+
+def test_won_lost_source_rows_have_no_link_that_would_show_other_deals(sales: Any) -> None:
+    # The deals list cannot filter by the source of the lead a deal came from, so a source
+    # row links nowhere rather than to every deal closed in the period.
+    r = build("won-lost", sales.admin, period="last_month", group="source")
+    assert r.table is not None
+    assert r.table.links == [{}, {}]
+
+
+def test_won_lost_links_keep_the_pipeline_filter(sales: Any) -> None:
+    client = client_as(sales.tenant, sales.admin)
+    r = build("won-lost", sales.admin, period="last_month", pipeline=str(sales.partners.pk))
+    # Nothing closed in Partners, so the links show nothing either.
+    assert [list_titles(client, f.link) for f in r.figures if f.link] == [[], []]
+    r = build("won-lost", sales.admin, period="last_month", pipeline=str(sales.pipeline.pk))
+    assert [list_titles(client, f.link) for f in r.figures if f.link] == [
+        ["Acme", "Bravo", "Crown", "Echo"],
+        ["Delta"],
+    ]

@@ -4,6 +4,7 @@ or lost date) and its current status, so a reopened deal counts only once it clo
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
@@ -53,7 +54,9 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
         )
         sources = {s.pk: s.name for s in LeadSource.objects.all()}
         label = lambda k: sources.get(k, "No source") if k else "No source"  # noqa: E731
-        drill = lambda k: {}  # noqa: E731 - deals have no source filter: the period's closed deals
+        # The deals list cannot filter by the source of a deal's lead: no link, rather than
+        # one to every deal closed in the period.
+        drill = lambda k: None  # noqa: E731
     else:
         key = TruncMonth(
             # A deal's close date: won or lost, in the viewer's time zone.
@@ -61,7 +64,7 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
             tzinfo=p.tz,
         )
         label = lambda k: k.strftime("%b %Y") if k else "—"  # noqa: E731
-        drill = lambda k: {}  # noqa: E731
+        drill = lambda k: {"month": k}  # noqa: E731
     grouped = (
         deals.annotate(group_key=key)
         .values("group_key")
@@ -86,13 +89,7 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
                 "win_rate": c.ratio(row["won"], row["won"] + row["lost"]),
             }
         )
-        extra = drill(k)
-        links.append(
-            {
-                "won": c.link("deals", f, status="won", **extra, **c.between("won_at", p)),
-                "lost": c.link("deals", f, status="lost", **extra, **c.between("lost_at", p)),
-            }
-        )
+        links.append(_cell_links(f, drill(k)))
     if f.group != "month":
         order = sorted(
             range(len(rows)), key=lambda i: (-(rows[i]["won"] + rows[i]["lost"]), rows[i]["group"])
@@ -108,6 +105,7 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
         "win_rate": c.ratio(won_n, won_n + lost_n),
     }
     group_label = dict(GROUPS)[f.group]
+    everything = _cell_links(f, {})
     return Report(
         name="won-lost",
         title="Won and lost deals",
@@ -122,14 +120,14 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
                 "Won",
                 won_n,
                 "count",
-                link=c.link("deals", f, status="won", **c.between("won_at", p)),
+                link=everything["won"],
             ),
             Figure(
                 "lost",
                 "Lost",
                 lost_n,
                 "count",
-                link=c.link("deals", f, status="lost", **c.between("lost_at", p)),
+                link=everything["lost"],
             ),
             Figure("won_value", "Won value", totals["won_value"], "money"),
             Figure("win_rate", "Win rate", totals["win_rate"], "percent"),
@@ -154,6 +152,32 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
         ),
         notes=c.unconverted_notes(deals, m),
     )
+
+
+def _cell_links(f: c.Filters, extra: dict[str, Any] | None) -> dict[str, str]:
+    """A row's won and lost deals: the period's, narrowed by `extra` (list filters), or,
+    for a month row ({"month": its first moment}), the month's days within the period."""
+    if extra is None:
+        return {}
+    p = f.period
+    start, end = p.start, p.end
+    if "month" in extra:
+        first = extra.pop("month")
+        following = datetime(first.year + (first.month == 12), first.month % 12 + 1, 1)
+        start = max(start, first)
+        end = min(end, following.replace(tzinfo=p.tz))
+    pipeline = {"pipeline": f.pipeline} if f.pipeline is not None else {}
+    found = {}
+    for status, field in (("won", "won_at"), ("lost", "lost_at")):
+        found[status] = c.link(
+            "deals",
+            f,
+            status=status,
+            **pipeline,
+            **extra,
+            **{f"{field}__gte": c.stamp(start), f"{field}__lt": c.stamp(end)},
+        )
+    return found
 
 
 register(
