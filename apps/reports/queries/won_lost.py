@@ -4,6 +4,7 @@ or lost date) and its current status, so a reopened deal counts only once it clo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
         Q(status="lost") & c.in_period("lost_at", p),
     )
     deals = c.deals(user, f).filter(won | lost)
+    drill: Callable[[Any], dict[str, Any] | None]
     if f.group == "reason":
         key: Any = F("lost_reason_id")
         names = {r.pk: r.name for r in LostReason.objects.all()}
