@@ -117,18 +117,21 @@ register(
 # join, which PostgreSQL answers by hashing, where a subquery per deal took seconds on a
 # year of a big organisation's deals.
 PASSES = """
-WITH cohort AS ({cohort}),
-moves AS (
-    SELECT m.deal_id, m.from_stage_id, m.seconds_in_previous, s."order" AS stage_order
+WITH cohort AS MATERIALIZED ({cohort}),
+moves AS MATERIALIZED (
+    SELECT m.deal_id, m.from_stage_id, m.to_stage_id, m.seconds_in_previous
       FROM deals_dealstagechange m
-      JOIN cohort ON cohort.id = m.deal_id
-      LEFT JOIN deals_stage s ON s.id = m.to_stage_id AND s.id = ANY(%s)
+     WHERE m.deal_id IN (SELECT id FROM cohort)
+),
+furthest AS (
+    SELECT moves.deal_id, max(s."order") AS top
+      FROM moves JOIN deals_stage s ON s.id = moves.to_stage_id
+     WHERE s.id = ANY(%s)
+     GROUP BY moves.deal_id
 )
-SELECT 'reached', top, status, count(*)::float FROM (
-    SELECT cohort.id, cohort.status, max(moves.stage_order) AS top
-      FROM cohort LEFT JOIN moves ON moves.deal_id = cohort.id
-     GROUP BY cohort.id, cohort.status
-) per_deal GROUP BY top, status
+SELECT 'reached', furthest.top, cohort.status, count(*)::float
+  FROM cohort LEFT JOIN furthest ON furthest.deal_id = cohort.id
+ GROUP BY furthest.top, cohort.status
 UNION ALL
 SELECT 'seconds', from_stage_id, NULL, avg(seconds_in_previous)::float
   FROM moves WHERE from_stage_id = ANY(%s) AND seconds_in_previous IS NOT NULL
