@@ -125,6 +125,22 @@ def filters_in_words(filters: Mapping[str, Any]) -> list[str]:
     return words
 
 
+def figure_cells(report: Report) -> list[dict[str, Any]]:
+    """The headline figures as a reader sees them (for the PDF and the email)."""
+    return [
+        {
+            "label": f.label,
+            "value": display(f.value, f.kind, report.currency),
+            "previous": None
+            if f.previous is None
+            else display(f.previous, f.kind, report.currency),
+            "change": f.change,
+            "help": f.help,
+        }
+        for f in report.figures
+    ]
+
+
 def pdf_context(
     report: Report,
     *,
@@ -146,18 +162,7 @@ def pdf_context(
         totals = cells(report.table.totals)
         if totals and totals[0]["text"] == "—":
             totals[0] = {"text": "Total", "num": False}
-    figures = [
-        {
-            "label": f.label,
-            "value": display(f.value, f.kind, report.currency),
-            "previous": None
-            if f.previous is None
-            else display(f.previous, f.kind, report.currency),
-            "change": f.change,
-            "help": f.help,
-        }
-        for f in report.figures
-    ]
+    figures = figure_cells(report)
     return {
         "report": report,
         "organisation": organisation,

@@ -431,7 +431,10 @@ def build_email(sub: Subscription, *, now: dt.datetime) -> EmailMultiAlternative
     from apps.notifications.email import current_tenant, sender
 
     user = sub.user
-    report = registry.build(sub.report, user, sub.params, cached=True)
+    try:
+        report = registry.build(sub.report, user, sub.params, cached=True)
+    except Http404:
+        raise LookupError(f"There is no report {sub.report!r} any more.") from None
     tenant = current_tenant()
     host = tenant_host(tenant.slug)
     local_now = now.astimezone(periods.zone(user.time_zone))
@@ -450,7 +453,7 @@ def build_email(sub: Subscription, *, now: dt.datetime) -> EmailMultiAlternative
         "recipient_name": user.get_short_name(),
         "period": report.period,
         "previous": report.previous,
-        "figures": exporting.pdf_context(report)["figures"],
+        "figures": exporting.figure_cells(report),
         "filters": exporting.filters_in_words(report.filters),
         "schedule": schedule_words(sub),
         "link": host_url(host, report_path(sub.report, sub.params or {})),

@@ -364,3 +364,15 @@ def test_demo_seed_gives_the_owner_mondays_pipeline(people: Any) -> None:  # noq
     assert job_of(sub) is not None
     assert demo.seed(people.owner) == sub  # seeding again adds nothing
     assert Subscription.objects.filter(user=people.owner).count() == 1
+
+
+def test_a_report_that_no_longer_exists_is_shown_as_the_reason(deals: Any) -> None:
+    sub = subs.subscribe(actor=deals.rep, report="pipeline", cadence="daily")
+    Subscription.objects.filter(pk=sub.pk).update(report="gone")
+    make_due(sub)
+    mail.outbox.clear()
+    deliver_subscriptions()
+    assert mail.outbox == []
+    sub.refresh_from_db()
+    assert sub.last_status == RunStatus.RETRYING
+    assert "There is no report 'gone' any more." in sub.last_error
