@@ -23,7 +23,7 @@ from apps.reports.tasks import deliver_subscriptions
 from tenants.models import ScheduledJob, Tenant
 from tests.conftest import ALPHA, BETA
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.reports.test_subscriptions_web")]
+pytestmark = pytest.mark.django_db
 
 LIST = "/reports/subscriptions/"
 API = "/api/v1/report-subscriptions/"

@@ -1,9 +1,6 @@
 """The report emails page and `/api/v1/report-subscriptions/`: list (empty state, filters in
 words, schedule, next run, last status and error), subscribe, change, send now and delete,
-with CSRF and audit entries; only one's own (Admins read all, change none but theirs).
-
-This module is also the URL configuration of its tests: the organisation's URLs, with the
-subscription pages and API put in front while the reports URLs do not include them yet."""
+with CSRF and audit entries; only one's own (Admins read all, change none but theirs)."""
 
 from __future__ import annotations
 
@@ -11,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import NoReverseMatch, include, path, reverse
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -22,34 +18,6 @@ from apps.reports import subscriptions as subs
 from apps.reports.models import RunStatus, Subscription
 from tenants.models import ScheduledJob
 from tests.deals.conftest import ctx, people  # noqa: F401
-
-
-def _wired() -> bool:
-    try:
-        reverse("reports:subscriptions", urlconf="config.urls_tenant")
-        reverse("report-subscription-list", urlconf="config.urls_tenant")
-    except NoReverseMatch:
-        return False
-    return True
-
-
-def _patterns() -> list[Any]:
-    from config import urls_tenant
-
-    if _wired():
-        return list(urls_tenant.urlpatterns)
-    return [
-        path(
-            "reports/subscriptions/",
-            include(("apps.reports.web.subscription_urls", "reports")),
-        ),
-        path("api/v1/", include("apps.reports.api.subscription_urls")),
-        *urls_tenant.urlpatterns,
-    ]
-
-
-urlpatterns = _patterns()
-pytestmark = pytest.mark.urls(__name__)
 
 LIST = "/reports/subscriptions/"
 API = "/api/v1/report-subscriptions/"
@@ -306,3 +274,34 @@ def test_api_key_acts_for_the_person_who_made_it(setup: Any) -> None:
         readonly.post(API, {"report": "dashboard"}, content_type="application/json").status_code
         == 403
     )
+
+
+def test_email_me_this_from_a_report_with_a_custom_range(setup: Any) -> None:
+    client = client_of(setup.rep)
+    form = client.get(f"{LIST}new/?report=won-lost&from=2026-01-01&to=2026-03-31&owner=me")
+    html = form.content.decode()
+    assert '<option value="custom" selected>' in html
+    assert 'name="start" value="2026-01-01"' in html and 'name="end" value="2026-03-31"' in html
+    answer = client.post(
+        f"{LIST}new/",
+        {
+            "report": "won-lost",
+            "period": "custom",
+            "start": "2026-01-01",
+            "end": "2026-03-31",
+            "owner": "me",
+            "cadence": "monthly",
+            "day": "1",
+            "hour": "7",
+        },
+    )
+    assert answer.status_code == 302
+    sub = Subscription.objects.get(user=setup.rep)
+    assert sub.params == {
+        "period": "custom",
+        "start": "2026-01-01",
+        "end": "2026-03-31",
+        "owner": "me",
+    }
+    page = client.get(LIST).content.decode()
+    assert "Period: 2026-01-01 to 2026-03-31" in page and "Monthly on day 1 at 07:00" in page
