@@ -215,10 +215,12 @@ def test_dashboard_empty_period_has_no_rates(sales: Any) -> None:
         ({"period": "fortnight"}, "period", "Unknown period 'fortnight'"),
         (
             {"period": "custom", "start": "2026-03-10", "end": "2026-03-01"},
-            "end",
-            "before the start",
+            "to",
+            "last day of the period is before its first day",
         ),
-        ({"period": "custom", "start": "10/03/2026", "end": "2026-03-11"}, "start", "YYYY-MM-DD"),
+        ({"from": "2026-03-10", "to": "2026-03-01"}, "to", "before its first day"),
+        ({"from": "10/03/2026", "to": "2026-03-11"}, "from", "'10/03/2026' is not the first day"),
+        ({"from": "2023-01-01", "to": "2026-03-11"}, "to", "at most 1098 days"),
         ({"owner": "999999"}, "owner", "no member with id 999999"),
         ({"owner": "bob"}, "owner", "must be an id"),
         ({"team": "999999"}, "team", "no team with id 999999"),
@@ -244,3 +246,56 @@ def test_another_organisation_sees_none_of_it(sales: Any, tenant_b: Any) -> None
         assert f["won_value"] == Decimal("0.00")
         assert f["new_leads"] == 0
         assert f["activities_done"] == 0
+
+
+def test_dashboard_weeks_quarters_and_years(sales: Any) -> None:
+    # 10 April 2026 is a Friday: last week is Monday 30 March to Sunday 5 April, the week
+    # before it 23 to 29 March.
+    r = build("dashboard", sales.admin, period="last_week")
+    assert (r.period.first.isoformat(), r.period.last.isoformat()) == ("2026-03-30", "2026-04-05")
+    assert (r.previous.first.isoformat(), r.previous.last.isoformat()) == (
+        "2026-03-23",
+        "2026-03-29",
+    )
+    f, before = figures(r), previous(r)
+    # Hotel (1 April 03:30 UTC, 700; created 30 March 12:00: 1.65 days); before it Echo
+    # (25 March, 300; 52 days).
+    assert (f["won_value"], f["win_rate"], f["average_deal"], f["sales_cycle"]) == (
+        Decimal("700.00"),
+        100.0,
+        Decimal("700.00"),
+        1.6,
+    )
+    assert (before["won_value"], before["win_rate"], before["sales_cycle"]) == (
+        Decimal("300.00"),
+        100.0,
+        52.0,
+    )
+    assert (f["new_leads"], f["lead_conversion"], f["activities_done"]) == (0, None, 0)
+
+    # This quarter (April to June): Hotel. The first quarter: Acme, Bravo, Crown, Echo and
+    # Golf won (1000 + 2200 + 300 + 600 = 4100 over 4 priced deals), Delta and Foxtrot lost;
+    # cycles 14 + 10 + 4 + 52 + 13 = 93 over 5; leads L1, L2, L3 (two converted); A1, A2.
+    r = build("dashboard", sales.admin, period="this_quarter")
+    assert figures(r)["won_value"] == Decimal("700.00")
+    before = previous(r)
+    assert before["won_value"] == Decimal("4100.00")
+    assert before["win_rate"] == 71.4
+    assert before["average_deal"] == Decimal("1025.00")
+    assert before["sales_cycle"] == 18.6
+    assert (before["new_leads"], before["lead_conversion"], before["activities_done"]) == (
+        3,
+        66.7,
+        2,
+    )
+
+    # This year: all six won (4800 over 5 priced), two lost; 2025 had nothing.
+    r = build("dashboard", sales.admin, period="this_year")
+    f = figures(r)
+    assert (f["won_value"], f["win_rate"], f["average_deal"], f["sales_cycle"]) == (
+        Decimal("4800.00"),
+        75.0,
+        Decimal("960.00"),
+        15.8,
+    )
+    assert previous(r)["win_rate"] is None and previous(r)["won_value"] == Decimal("0.00")
