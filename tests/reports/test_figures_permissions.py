@@ -6,6 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from django_tenants.utils import schema_context
+
+from apps.accounts.models import User
+from tests.conftest import BETA
 from tests.reports.conftest import build, client_as, figures, links, list_titles, previous
 
 
@@ -91,3 +96,19 @@ def test_manager_sees_their_teams_records(sales: Any) -> None:
         "weighted": Decimal("100.00"),
     }
     assert figures(build("won-lost", sales.manager, period="last_month"))["won"] == 3
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["dashboard", "pipeline", "won-lost", "lead-sources", "activities", "funnel", "forecast"],
+)
+def test_another_organisation_sees_none_of_these_records(
+    sales: Any, tenant_b: Any, name: str
+) -> None:
+    with schema_context(tenant_b.schema_name):
+        owner_b = User.objects.get(email=BETA.owner_email)
+        r = build(name, owner_b, period="this_year")
+        # Organisation B has no deals, leads or activities: every count and sum is nothing.
+        for figure in r.figures:
+            assert figure.value in (0, Decimal("0.00"), None), (name, figure.key, figure.value)
+        assert r.notes == []

@@ -10,7 +10,18 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.accounts.models import User
-from tests.reports.conftest import build, client_as, figures, list_titles, name_of, rows
+from apps.deals.services import deal_create, deal_move
+from tests.reports.conftest import (
+    at,
+    build,
+    client_as,
+    close,
+    figures,
+    list_titles,
+    name_of,
+    rows,
+    stage,
+)
 
 
 def row(group: str, won: int, won_value: str, lost: int, lost_value: str, rate: Any) -> Any:
@@ -178,4 +189,21 @@ def test_won_lost_links_keep_the_pipeline_filter(sales: Any) -> None:
     assert [list_titles(client, f.link) for f in r.figures if f.link] == [
         ["Acme", "Bravo", "Crown", "Echo"],
         ["Delta"],
+    ]
+
+
+def test_a_reopened_deal_counts_only_once_it_closes_again(sales: Any) -> None:
+    # Oscar (rep2, 900 USD): lost on 18 March, then reopened: not a March loss any more.
+    oscar = deal_create(actor=sales.rep2, title="Oscar", value="900")
+    close(sales.rep2, oscar, "Lost", at(3, 18), reason=sales.price)
+    deal_move(actor=sales.rep2, deal=oscar, stage=stage(sales.pipeline, "Qualified"))
+    r = build("won-lost", sales.admin, period="last_month")
+    assert figures(r) == {"won": 4, "lost": 1, "won_value": Decimal("3500.00"), "win_rate": 80.0}
+    # Lost again on 2 April: April's loss (with Hotel won: 1 of 2), once.
+    close(sales.rep2, oscar, "Lost", at(4, 2), reason=sales.price)
+    r = build("won-lost", sales.admin, period="this_month")
+    assert figures(r) == {"won": 1, "lost": 1, "won_value": Decimal("700.00"), "win_rate": 50.0}
+    assert rows(build("won-lost", sales.admin, period="last_month")) == [
+        row("No reason", 4, "3500.00", 0, "0.00", 100.0),
+        row("Price", 0, "0.00", 1, "800.00", 0.0),
     ]
