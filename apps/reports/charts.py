@@ -173,9 +173,12 @@ def _axes_chart(chart: Chart, title: str) -> str:
 
     slot = plot_w / count
     label_limit = max(int(slot / 6), 4)
+    # Labels wider than their slot (about 6 units a character) are turned, so they do not
+    # run into each other.
+    turned = count > 12 or max(len(label) for label in chart.labels) * 6 > slot
     for i, label in enumerate(chart.labels):
         x = LEFT + slot * (i + 0.5)
-        if count > 12:  # many labels: turned, so they do not run into each other
+        if turned:
             body.append(
                 _text(
                     x,

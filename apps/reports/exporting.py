@@ -100,7 +100,7 @@ def display(value: Any, kind: Kind | str, currency: str = "") -> str:
     return str(value)
 
 
-def filters_in_words(filters: Mapping[str, Any]) -> list[str]:
+def filters_in_words(filters: Mapping[str, Any], report_name: str = "") -> list[str]:
     """The filters a report was built with, as a reader would say them ("Owner: Rita Rep"),
     the period left out (it is shown on its own). Ids of owners, teams and pipelines are
     named; one that no longer exists is shown as its id."""
@@ -111,6 +111,9 @@ def filters_in_words(filters: Mapping[str, Any]) -> list[str]:
     words: list[str] = []
     for key, raw in filters.items():
         if key in PERIOD_KEYS or raw in (None, "", [], ()):
+            continue
+        if key == "group":
+            words.append(f"Grouped by: {_group_label(report_name, str(raw))}")
             continue
         value: Any = raw
         model = models.get(key)
@@ -139,6 +142,16 @@ def figure_cells(report: Report) -> list[dict[str, Any]]:
         }
         for f in report.figures
     ]
+
+
+def _group_label(report_name: str, group: str) -> str:
+    from . import registry
+
+    try:
+        groups = dict(registry.get(report_name).groups) if report_name else {}
+    except Exception:  # an unknown report: the grouping's own name
+        groups = {}
+    return str(groups.get(group) or group)
 
 
 def pdf_context(
@@ -173,7 +186,7 @@ def pdf_context(
             if generated_at is not None
             else ""
         ),
-        "filters": filters_in_words(report.filters),
+        "filters": filters_in_words(report.filters, report.name),
         "figures": figures,
         # Drawn here from numbers and escaped labels only (charts.py), so it is safe markup.
         "chart_svg": mark_safe(charts.svg(report.chart, title=report.title)),  # noqa: S308

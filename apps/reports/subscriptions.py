@@ -153,7 +153,7 @@ def filters_words(sub: Subscription) -> list[str]:
         except Http404:
             default = periods.DEFAULT
         words = [f"Period: {periods.LABELS.get(key or default, key or default)}"]
-    return words + exporting.filters_in_words(params)
+    return words + exporting.filters_in_words(params, sub.report)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -454,7 +454,7 @@ def build_email(sub: Subscription, *, now: dt.datetime) -> EmailMultiAlternative
         "period": report.period,
         "previous": report.previous,
         "figures": exporting.figure_cells(report),
-        "filters": exporting.filters_in_words(report.filters),
+        "filters": exporting.filters_in_words(report.filters, report.name),
         "schedule": schedule_words(sub),
         "link": host_url(host, report_path(sub.report, sub.params or {})),
         "manage_link": host_url(host, subscriptions_path()),

@@ -199,3 +199,9 @@ def test_real_report_as_csv_and_pdf(people: Any) -> None:  # noqa: F811
     assert rows[-1][0] == "Total" and "1234.50" in rows[-1]
     text = pdf_text(exporting.report_pdf(report))
     assert "Pipeline by stage" in text and "1,234.50" in text
+
+
+def test_long_labels_are_turned_short_ones_are_not() -> None:
+    months = [f"Month {n} 2026" for n in range(1, 13)]
+    assert "rotate(-40" in charts.svg(Chart("bar", months, [Series("Won", [1.0] * 12)]))
+    assert "rotate(" not in charts.svg(Chart("bar", ["Q1", "Q2"], [Series("Won", [1.0, 2.0])]))

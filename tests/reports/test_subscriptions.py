@@ -376,3 +376,25 @@ def test_a_report_that_no_longer_exists_is_shown_as_the_reason(deals: Any) -> No
     sub.refresh_from_db()
     assert sub.last_status == RunStatus.RETRYING
     assert "There is no report 'gone' any more." in sub.last_error
+
+
+def test_filters_in_words_name_people_pipelines_and_groupings(people: Any) -> None:  # noqa: F811
+    pipeline = pipeline_default()
+    sub = subs.subscribe(
+        actor=people.owner,
+        report="won-lost",
+        params={
+            "period": "last_quarter",
+            "owner": str(people.rep.pk),
+            "pipeline": pipeline.pk,
+            "group": "owner",
+        },
+        cadence="monthly",
+    )
+    group_label = dict(registry.get("won-lost").groups)["owner"]
+    assert subs.filters_words(sub) == [
+        "Period: Last quarter",
+        f"Owner: {people.rep.get_full_name()}",
+        f"Pipeline: {pipeline.name}",
+        f"Grouped by: {group_label}",
+    ]
