@@ -85,7 +85,7 @@ function compactMoney(data) {
 function datasets(data) {
   return data.series.map((series, index) => {
     const fill = colour(series.name, index);
-    if (series.kind === "line") {
+    if (series.kind === "line" || data.kind === "line") {
       return {
         type: "line",
         label: series.name,
@@ -153,7 +153,13 @@ function config(data) {
         legend: {
           display: sets.length > 1,
           position: "bottom",
-          labels: { color: INK, boxWidth: 12, boxHeight: 12 },
+          // In the series' order, though a line is drawn over the bars.
+          labels: {
+            color: INK,
+            boxWidth: 12,
+            boxHeight: 12,
+            sort: (a, b) => a.datasetIndex - b.datasetIndex,
+          },
         },
         tooltip: {
           callbacks: {
