@@ -171,20 +171,24 @@ def money() -> Money:
 
 def unconverted_notes(records: QuerySet[Deal], m: Money) -> list[str]:
     """A note per currency without a rate among `records`, so no sum hides them."""
-    notes = []
     missing = (
         records.exclude(currency__in=m.known())
         .values("currency")
         .annotate(n=Count("id"))
         .order_by("currency")
     )
-    for row in missing:
-        notes.append(
-            f"{row['n']} deal{'s' if row['n'] != 1 else ''} in {row['currency']} "
-            f"{'are' if row['n'] != 1 else 'is'} not included in money figures: there is no "
-            f"exchange rate from {row['currency']} to {m.base} (Settings → Currencies)."
-        )
-    return notes
+    return missing_rate_notes([(row["currency"], row["n"]) for row in missing], m)
+
+
+def missing_rate_notes(counts: list[tuple[str, int]], m: Money) -> list[str]:
+    """A note per (currency, number of deals) without an exchange rate."""
+    return [
+        f"{n} deal{'s' if n != 1 else ''} in {currency} "
+        f"{'are' if n != 1 else 'is'} not included in money figures: there is no "
+        f"exchange rate from {currency} to {m.base} (Settings → Currencies)."
+        for currency, n in counts
+        if n
+    ]
 
 
 def cents(value: Any) -> Decimal:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, CharField, Count, F, Q, Sum, Value, When
 
-from apps.deals.models import Deal
 from apps.leads.models import LeadSource
 
 from ..base import Chart, Column, Figure, Report, Series, Table
@@ -27,9 +26,19 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
     qualified = Q(status__in=["qualified", "converted"]) | Q(converted_at__isnull=False)
     converted = Q(converted_deal__isnull=False)
     won = Q(converted_deal__status="won")
-    grouped = (
-        leads.annotate(group_key=key)
-        .values("group_key")
+    # The currency of a won deal without an exchange rate ("" otherwise): rows come back
+    # split by it, and are merged below, so the notes need no second pass over the leads.
+    unpriced = Case(
+        When(
+            won & ~Q(converted_deal__currency__in=m.known()),
+            then=F("converted_deal__currency"),
+        ),
+        default=Value(""),
+        output_field=CharField(),
+    )
+    split = (
+        leads.annotate(group_key=key, unpriced=unpriced)
+        .values("group_key", "unpriced")
         .annotate(
             leads=Count("id"),
             qualified=Count("id", filter=qualified),
@@ -40,9 +49,19 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
             ),
         )
     )
+    grouped: dict[Any, dict[str, Any]] = {}
+    missing: dict[str, int] = {}
+    for part in split:
+        merged = grouped.setdefault(part["group_key"], {"group_key": part["group_key"]})
+        for name in ("leads", "qualified", "converted", "won"):
+            merged[name] = merged.get(name, 0) + part[name]
+        if part["won_value"] is not None:
+            merged["won_value"] = merged.get("won_value", 0) + part["won_value"]
+        if part["unpriced"]:
+            missing[part["unpriced"]] = missing.get(part["unpriced"], 0) + part["won"]
     sources = {s.pk: s.name for s in LeadSource.objects.all()}
     rows, links = [], []
-    for row in grouped:
+    for row in grouped.values():
         k = row["group_key"]
         if f.group == "source":
             name = sources.get(k, "No source") if k else "No source"
@@ -57,7 +76,7 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
                 "qualified": row["qualified"],
                 "converted": row["converted"],
                 "won": row["won"],
-                "won_value": c.cents(row["won_value"]),
+                "won_value": c.cents(row.get("won_value")),
                 "conversion": c.ratio(row["converted"], row["leads"]),
             }
         )
@@ -122,9 +141,7 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
             totals,
         ),
         # A won deal in a currency without a rate adds nothing to the won value: say so.
-        notes=c.unconverted_notes(
-            Deal.objects.filter(pk__in=leads.filter(won).values("converted_deal_id")), m
-        ),
+        notes=c.missing_rate_notes(sorted(missing.items()), m),
     )
 
 
