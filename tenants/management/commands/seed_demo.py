@@ -19,6 +19,7 @@ from apps.companies.services import company_create, company_share
 from apps.contacts.demo import seed_contacts
 from apps.core.urls_util import host_url, tenant_host
 from apps.deals.demo import seed_deals
+from apps.deals.demo_history import seed_sales_history
 from apps.imports.demo import seed_imports
 from apps.leads.demo import seed_leads
 from apps.notifications.demo import seed_notifications
@@ -79,6 +80,7 @@ class Command(BaseCommand):
             seed_deals()
             seed_leads()
             seed_activities()
+            seed_sales_history()
             seed_notifications()
             seed_imports()
             _seed_exchange_rates()
