@@ -117,6 +117,15 @@ def test_dashboard_links_keep_the_owner_and_pipeline_filters(sales: Any) -> None
     assert list_titles(client, url["win_rate"]) == ["Delta"]
     r = build("dashboard", sales.admin, period="last_month", pipeline=str(sales.partners.pk))
     assert list_titles(client, links(r)["open_pipeline"]) == ["Mike"]
+    # Team East (the manager and rep): rep's records.
+    r = build("dashboard", sales.admin, period="last_month", team=str(sales.team.pk))
+    url = links(r)
+    assert list_titles(client, url["open_pipeline"]) == ["India"]
+    assert list_titles(client, url["won_value"]) == ["Acme", "Bravo", "Echo"]
+    assert list_titles(client, url["win_rate"]) == []
+    assert list_count(client, url["new_leads"]) == 2
+    assert list_titles(client, url["activities_done"]) == ["Call Lena"]
+    assert list_titles(client, url["activities_overdue"]) == ["Chase Bravo"]
 
 
 def test_dashboard_filters(sales: Any) -> None:
