@@ -31,15 +31,31 @@ def register(definition: ReportDef) -> None:
     REPORTS[definition.name] = definition
 
 
+# Earlier names still understood (links and subscriptions made with them keep working).
+ALIASES = {"pipeline": "pipeline-by-stage"}
+
+
+def canonical(name: str) -> str:
+    return ALIASES.get(name, name)
+
+
 def get(name: str) -> ReportDef:
     _load()
     try:
-        return REPORTS[name]
+        return REPORTS[canonical(name)]
     except KeyError:
         raise Http404(f"There is no report {name!r}.") from None
 
 
-ORDER = ("dashboard", "pipeline", "won-lost", "lead-sources", "activities", "funnel", "forecast")
+ORDER = (
+    "dashboard",
+    "pipeline-by-stage",
+    "won-lost",
+    "lead-sources",
+    "activities",
+    "funnel",
+    "forecast",
+)
 
 
 def all_reports() -> list[ReportDef]:

@@ -210,7 +210,7 @@ def clean(
     report is built once as `user` with the filters, so a filter it refuses (an unknown
     period, an end before the start, a pipeline that does not exist) is refused here with
     the report's own words, not at the first run."""
-    name = str(report or "").strip()
+    name = registry.canonical(str(report or "").strip())
     known = [d.name for d in registry.all_reports()]
     if name not in known:
         raise ValidationError(

@@ -46,9 +46,9 @@ def test_subscribe_from_a_report_send_now_and_see_it_sent(
     page.goto(f"{base}/reports/subscriptions/")
     assert page.get_by_role("heading", name="No report emails yet").is_visible()
 
-    page.goto(f"{base}/reports/pipeline/")
+    page.goto(f"{base}/reports/pipeline-by-stage/")
     page.get_by_role("link", name="Email me this").click()
-    assert page.get_by_label("Report").input_value() == "pipeline"
+    assert page.get_by_label("Report").input_value() == "pipeline-by-stage"
     page.get_by_label("How often").select_option("weekly")
     page.get_by_label("Day of the week").select_option("0")
     page.get_by_label("At").select_option("8")

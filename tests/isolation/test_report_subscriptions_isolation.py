@@ -42,7 +42,7 @@ def alpha_sub(tenant_a: Tenant, tenant_b: Tenant) -> Subscription:
         pipeline_default()
         owner = User.objects.get(email=ALPHA.owner_email)
         deal_create(actor=owner, title="Alpha deal", value="1234", owner=owner)
-        sub = subs.subscribe(actor=owner, report="pipeline", cadence="weekly")
+        sub = subs.subscribe(actor=owner, report="pipeline-by-stage", cadence="weekly")
     with schema_context(tenant_b.schema_name):
         pipeline_default()
         owner_b = User.objects.get(email=BETA.owner_email)

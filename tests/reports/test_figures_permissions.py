@@ -100,7 +100,15 @@ def test_manager_sees_their_teams_records(sales: Any) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["dashboard", "pipeline", "won-lost", "lead-sources", "activities", "funnel", "forecast"],
+    [
+        "dashboard",
+        "pipeline-by-stage",
+        "won-lost",
+        "lead-sources",
+        "activities",
+        "funnel",
+        "forecast",
+    ],
 )
 def test_another_organisation_sees_none_of_these_records(
     sales: Any, tenant_b: Any, name: str

@@ -40,7 +40,7 @@ def test_won_lost_by_reason(sales: Any) -> None:
     # March: won Acme 1000, Bravo 2200, Crown (GBP, not summed), Echo 300 (reopened after
     # being lost in February: counted once, as won); lost Delta 800 (Price).
     assert rows(r) == [
-        row("No reason", 4, "3500.00", 0, "0.00", 100.0),
+        row("Won, or no reason", 4, "3500.00", 0, "0.00", 100.0),
         row("Price", 0, "0.00", 1, "800.00", 0.0),
     ]
     assert r.table is not None and r.table.totals == row("Total", 4, "3500.00", 1, "800.00", 80.0)
@@ -63,8 +63,8 @@ def test_won_lost_previous_month_does_not_count_the_reopened_deal_as_lost(sales:
     # but has been won since: it is not a February loss any more.
     r = build("won-lost", sales.admin, period="custom", start="2026-02-01", end="2026-02-28")
     assert rows(r) == [
-        row("No reason", 1, "600.00", 0, "0.00", 100.0),
         row("Timing", 0, "0.00", 1, "400.00", 0.0),
+        row("Won, or no reason", 1, "600.00", 0, "0.00", 100.0),
     ]
     assert figures(r)["win_rate"] == 50.0
 
@@ -204,6 +204,6 @@ def test_a_reopened_deal_counts_only_once_it_closes_again(sales: Any) -> None:
     r = build("won-lost", sales.admin, period="this_month")
     assert figures(r) == {"won": 1, "lost": 1, "won_value": Decimal("700.00"), "win_rate": 50.0}
     assert rows(build("won-lost", sales.admin, period="last_month")) == [
-        row("No reason", 4, "3500.00", 0, "0.00", 100.0),
+        row("Won, or no reason", 4, "3500.00", 0, "0.00", 100.0),
         row("Price", 0, "0.00", 1, "800.00", 0.0),
     ]

@@ -21,7 +21,15 @@ from tests.conftest import ALPHA, PASSWORD, login
 from tests.deals.conftest import ctx, people  # noqa: F401
 from tests.notifications.conftest import SchemaKeepingClient
 
-NAMES = ["dashboard", "pipeline", "won-lost", "lead-sources", "activities", "funnel", "forecast"]
+NAMES = [
+    "dashboard",
+    "pipeline-by-stage",
+    "won-lost",
+    "lead-sources",
+    "activities",
+    "funnel",
+    "forecast",
+]
 
 
 def _figure(data: dict[str, Any], key: str) -> Any:

@@ -68,7 +68,7 @@ def closed_port() -> int:
 
 
 def _sub(user: Any, **fields: Any) -> Subscription:
-    sub = Subscription(user=user, report="pipeline", **fields)
+    sub = Subscription(user=user, report="pipeline-by-stage", **fields)
     return sub
 
 
@@ -141,7 +141,7 @@ def test_subscribe_refuses_with_clear_words(
     field: str,
     words: str,
 ) -> None:
-    arguments = {"report": "pipeline", "cadence": Cadence.WEEKLY, **fields}
+    arguments = {"report": "pipeline-by-stage", "cadence": Cadence.WEEKLY, **fields}
     with pytest.raises(ValidationError) as caught:
         subs.subscribe(actor=people.rep, **arguments)
     assert field in caught.value.message_dict
@@ -171,18 +171,21 @@ def test_a_custom_range_is_kept_as_the_reports_read_it(people: Any) -> None:  # 
 
 def test_subscribe_schedules_a_job_at_the_next_run_and_is_audited(people: Any) -> None:  # noqa: F811
     sub = subs.subscribe(
-        actor=people.rep, report="pipeline", params={"period": "this_month"}, cadence="daily"
+        actor=people.rep,
+        report="pipeline-by-stage",
+        params={"period": "this_month"},
+        cadence="daily",
     )
     job = job_of(sub)
     assert job is not None and sub.next_run_at is not None
     assert job.due_at == sub.next_run_at > timezone.now()
     entry = AuditEntry.objects.get(action="report_subscription.created")
     assert entry.actor == people.rep and entry.target_id == str(sub.pk)
-    assert entry.detail["report"] == "pipeline"
+    assert entry.detail["report"] == "pipeline-by-stage"
 
 
 def test_only_the_subscriber_changes_sends_or_deletes(people: Any) -> None:  # noqa: F811
-    sub = subs.subscribe(actor=people.rep, report="pipeline", cadence="weekly")
+    sub = subs.subscribe(actor=people.rep, report="pipeline-by-stage", cadence="weekly")
     # An Admin sees every subscription, but does not change someone else's.
     assert subs.subscription_get(user=people.admin, pk=sub.pk) == sub
     for attempt in (
@@ -199,7 +202,7 @@ def test_only_the_subscriber_changes_sends_or_deletes(people: Any) -> None:  # n
 
 
 def test_update_pause_resume_and_delete_keep_the_job_in_step(people: Any) -> None:  # noqa: F811
-    sub = subs.subscribe(actor=people.rep, report="pipeline", cadence="weekly", hour=8)
+    sub = subs.subscribe(actor=people.rep, report="pipeline-by-stage", cadence="weekly", hour=8)
     sub = subs.update(actor=people.rep, sub=sub, cadence="monthly", day=3, hour=18)
     job = job_of(sub)
     assert job is not None and job.due_at == sub.next_run_at
@@ -233,7 +236,10 @@ def test_a_due_subscription_is_emailed_with_csv_and_pdf_as_the_subscriber(deals:
     deals.rep.time_zone = "Europe/Berlin"
     deals.rep.save(update_fields=["time_zone"])
     sub = subs.subscribe(
-        actor=deals.rep, report="pipeline", params={"period": "this_month"}, cadence="weekly"
+        actor=deals.rep,
+        report="pipeline-by-stage",
+        params={"period": "this_month"},
+        cadence="weekly",
     )
     make_due(sub)
     mail.outbox.clear()
@@ -248,7 +254,8 @@ def test_a_due_subscription_is_emailed_with_csv_and_pdf_as_the_subscriber(deals:
     html = str(message.alternatives[0][0])  # type: ignore[attr-defined]
     assert "1,250.00" in html and "Every Monday at 08:00 (Europe/Berlin)" in message.body
     assert (
-        "alpha.localhost" in message.body and "/reports/pipeline/?period=this_month" in message.body
+        "alpha.localhost" in message.body
+        and "/reports/pipeline-by-stage/?period=this_month" in message.body
     )
     assert "/reports/subscriptions/" in message.body  # where to change or stop it
     files = attachments(message)
@@ -278,7 +285,7 @@ def test_a_due_subscription_is_emailed_with_csv_and_pdf_as_the_subscriber(deals:
 
 
 def test_an_admin_subscriber_gets_every_deal(deals: Any) -> None:
-    sub = subs.subscribe(actor=deals.owner, report="pipeline", cadence="daily")
+    sub = subs.subscribe(actor=deals.owner, report="pipeline-by-stage", cadence="daily")
     make_due(sub)
     mail.outbox.clear()
     deliver_subscriptions()
@@ -299,7 +306,7 @@ def test_send_now_runs_at_once_and_keeps_the_schedule(deals: Any) -> None:
 
 
 def test_a_deactivated_subscriber_gets_nothing(deals: Any) -> None:
-    sub = subs.subscribe(actor=deals.rep, report="pipeline", cadence="daily")
+    sub = subs.subscribe(actor=deals.rep, report="pipeline-by-stage", cadence="daily")
     deals.rep.is_active = False
     deals.rep.save(update_fields=["is_active"])
     make_due(sub)
@@ -313,7 +320,7 @@ def test_a_deactivated_subscriber_gets_nothing(deals: Any) -> None:
 
 
 def test_a_failed_run_retries_then_is_recorded_and_scheduled_again(deals: Any) -> None:
-    sub = subs.subscribe(actor=deals.rep, report="pipeline", cadence="weekly")
+    sub = subs.subscribe(actor=deals.rep, report="pipeline-by-stage", cadence="weekly")
     regular = sub.next_run_at
     make_due(sub)
     unreachable = {
@@ -360,14 +367,14 @@ def test_demo_seed_gives_the_owner_mondays_pipeline(people: Any) -> None:  # noq
 
     pipeline_default()
     sub = demo.seed(people.owner)
-    assert (sub.report, sub.cadence, sub.weekday, sub.hour) == ("pipeline", "weekly", 0, 8)
+    assert (sub.report, sub.cadence, sub.weekday, sub.hour) == ("pipeline-by-stage", "weekly", 0, 8)
     assert job_of(sub) is not None
     assert demo.seed(people.owner) == sub  # seeding again adds nothing
     assert Subscription.objects.filter(user=people.owner).count() == 1
 
 
 def test_a_report_that_no_longer_exists_is_shown_as_the_reason(deals: Any) -> None:
-    sub = subs.subscribe(actor=deals.rep, report="pipeline", cadence="daily")
+    sub = subs.subscribe(actor=deals.rep, report="pipeline-by-stage", cadence="daily")
     Subscription.objects.filter(pk=sub.pk).update(report="gone")
     make_due(sub)
     mail.outbox.clear()

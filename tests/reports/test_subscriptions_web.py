@@ -77,12 +77,12 @@ def test_subscribe_from_the_form_then_see_it_listed(setup: Any) -> None:
     form = client.get(f"{LIST}new/?report=pipeline&period=last_week")
     assert form.status_code == 200
     html = form.content.decode()
-    assert '<option value="pipeline" selected>' in html
+    assert '<option value="pipeline-by-stage" selected>' in html
     assert '<option value="last_week" selected>' in html
     answer = client.post(
         f"{LIST}new/",
         {
-            "report": "pipeline",
+            "report": "pipeline-by-stage",
             "period": "last_week",
             "cadence": "weekly",
             "weekday": "0",
@@ -109,7 +109,7 @@ def test_form_shows_what_is_wrong(setup: Any) -> None:
     answer = client.post(
         f"{LIST}new/",
         {
-            "report": "pipeline",
+            "report": "pipeline-by-stage",
             "period": "this_month",
             "cadence": "weekly",
             "hour": "8",
@@ -122,15 +122,15 @@ def test_form_shows_what_is_wrong(setup: Any) -> None:
 
 
 def test_posts_need_the_csrf_token(setup: Any) -> None:
-    sub = subs.subscribe(actor=setup.rep, report="pipeline", cadence="weekly")
+    sub = subs.subscribe(actor=setup.rep, report="pipeline-by-stage", cadence="weekly")
     client = client_of(setup.rep, enforce_csrf_checks=True)
     assert client.post(f"{LIST}{sub.pk}/delete/").status_code == 403
-    assert client.post(f"{LIST}new/", {"report": "pipeline"}).status_code == 403
+    assert client.post(f"{LIST}new/", {"report": "pipeline-by-stage"}).status_code == 403
     assert Subscription.objects.filter(pk=sub.pk).exists()
 
 
 def test_last_failure_is_shown_to_the_subscriber(setup: Any) -> None:
-    sub = subs.subscribe(actor=setup.rep, report="pipeline", cadence="daily")
+    sub = subs.subscribe(actor=setup.rep, report="pipeline-by-stage", cadence="daily")
     Subscription.objects.filter(pk=sub.pk).update(
         last_status=RunStatus.RETRYING, last_error="SMTPServerDisconnected: gone away"
     )
@@ -139,7 +139,7 @@ def test_last_failure_is_shown_to_the_subscriber(setup: Any) -> None:
 
 
 def test_edit_send_now_and_delete(setup: Any) -> None:
-    sub = subs.subscribe(actor=setup.rep, report="pipeline", cadence="weekly")
+    sub = subs.subscribe(actor=setup.rep, report="pipeline-by-stage", cadence="weekly")
     client = client_of(setup.rep)
     assert client.get(f"{LIST}{sub.pk}/edit/").status_code == 200
     answer = client.post(
@@ -175,7 +175,7 @@ def test_edit_send_now_and_delete(setup: Any) -> None:
 
 
 def test_others_subscriptions_are_hidden_or_read_only(setup: Any) -> None:
-    sub = subs.subscribe(actor=setup.rep, report="pipeline", cadence="weekly")
+    sub = subs.subscribe(actor=setup.rep, report="pipeline-by-stage", cadence="weekly")
     other = client_of(setup.rep2)
     assert "Pipeline by stage" not in other.get(LIST).content.decode()
     for url in (f"{LIST}{sub.pk}/edit/",):
@@ -198,7 +198,7 @@ def test_api_create_list_change_send_delete(setup: Any) -> None:
     created = client.post(
         API,
         {
-            "report": "pipeline",
+            "report": "pipeline-by-stage",
             "params": {"period": "last_week"},
             "cadence": "weekly",
             "weekday": 0,
@@ -236,16 +236,18 @@ def test_api_refusals_use_the_error_envelope(setup: Any) -> None:
     error = bad.json()["error"]
     assert error["code"] == "validation_error" and "There is no report 'nope'" in str(error)
     bad = client.post(
-        API, {"report": "pipeline", "hour": 25, "cadence": "daily"}, content_type="application/json"
+        API,
+        {"report": "pipeline-by-stage", "hour": 25, "cadence": "daily"},
+        content_type="application/json",
     )
     assert bad.status_code == 400 and "0 to 23" in str(bad.json())
-    sub = subs.subscribe(actor=setup.rep, report="pipeline", cadence="weekly")
+    sub = subs.subscribe(actor=setup.rep, report="pipeline-by-stage", cadence="weekly")
     bad = client.patch(f"{API}{sub.pk}/", {"user": 1}, content_type="application/json")
     assert bad.status_code == 400 and "cannot be changed" in str(bad.json())
 
 
 def test_api_only_ones_own_admins_read_all(setup: Any) -> None:
-    sub = subs.subscribe(actor=setup.rep, report="pipeline", cadence="weekly")
+    sub = subs.subscribe(actor=setup.rep, report="pipeline-by-stage", cadence="weekly")
     other = client_of(setup.rep2)
     assert other.get(API).json()["results"] == []
     assert other.get(f"{API}{sub.pk}/").status_code == 404

@@ -31,7 +31,7 @@ def test_beat_and_a_worker_send_a_due_subscription(
         owner = User.objects.get(email=f"owner@{org.slug}.test")
         pipeline_default()
         deal_create(actor=owner, title="Worker deal", value="321", owner=owner)
-        sub = subs.subscribe(actor=owner, report="pipeline", cadence="daily")
+        sub = subs.subscribe(actor=owner, report="pipeline-by-stage", cadence="daily")
         ScheduledJob.objects.filter(kind=subs.KIND, object_id=sub.pk).update(
             due_at=timezone.now() - timedelta(seconds=1)
         )

@@ -68,7 +68,7 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
     }
     everything = c.link("deals", f, status="open", pipeline=f.pipeline)
     return Report(
-        name="pipeline",
+        name="pipeline-by-stage",
         title="Pipeline by stage",
         description=f"Open deals in {pipeline.name if pipeline else 'no pipeline'} now, by stage.",
         currency=m.base,
@@ -94,7 +94,7 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
 
 register(
     ReportDef(
-        "pipeline",
+        "pipeline-by-stage",
         "Pipeline by stage",
         "Open deals per stage: count, value and weighted value.",
         build,

@@ -41,7 +41,8 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
     if f.group == "reason":
         key: Any = F("lost_reason_id")
         names = {r.pk: r.name for r in LostReason.objects.all()}
-        label = lambda k: names.get(k, "No reason") if k else "No reason"  # noqa: E731
+        # Won deals have no lost reason: they share this row with losses nobody explained.
+        label = lambda k: names.get(k, "No reason") if k else "Won, or no reason"  # noqa: E731
         drill = lambda k: {"lost_reason": k} if k else {"lost_reason__isnull": "true"}  # noqa: E731
     elif f.group == "owner":
         key = F("owner_id")

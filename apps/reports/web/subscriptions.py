@@ -176,6 +176,8 @@ def subscription_new(request: HttpRequest) -> HttpResponse:
     for key in ("report", "period", *CARRIED):
         if request.GET.get(key):
             initial[key] = request.GET[key][:100]
+    if "report" in initial:
+        initial["report"] = registry.canonical(initial["report"])
     for alias, key in (("from", "start"), ("to", "end")):  # the report pages' names
         if request.GET.get(alias):
             initial[key] = request.GET[alias][:100]

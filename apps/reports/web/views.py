@@ -38,8 +38,8 @@ def _filters_context(request: HttpRequest, definition: registry.ReportDef) -> di
         "groups": definition.groups,
         "chosen": {
             "period": params.get("period") or definition.default_period,
-            "start": params.get("start", ""),
-            "end": params.get("end", ""),
+            "start": params.get("from") or params.get("start", ""),
+            "end": params.get("to") or params.get("end", ""),
             "owner": params.get("owner", ""),
             "team": params.get("team", ""),
             "pipeline": params.get("pipeline", ""),
