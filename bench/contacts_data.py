@@ -333,13 +333,13 @@ FROM generate_series(%(start)s::bigint + 1, %(stop)s::bigint) AS g
     f"""
 INSERT INTO companies_company (
     id, name, domain, industry, size, phone, street, city, region, postal_code, country,
-    owner_id, custom_fields, search_text, created_at, updated_at, merged_into_id
+    owner_id, custom_fields, search_text, created_at, updated_at, merged_into_id, external_id
 )
 SELECT
     s.id, s.name, v.domain, v.industry, v.size, v.phone, v.street, v.city, v.region,
     v.postal_code, v.country, {OWNER_SQL}, {CUSTOM_FIELDS_SQL},
     {_document("s.name", "v.domain", "v.industry", "v.city", "v.country")},
-    v.created_at, v.created_at + s.r_updated * (now() - v.created_at), NULL
+    v.created_at, v.created_at + s.r_updated * (now() - v.created_at), NULL, ''
 FROM bench_stage AS s
 CROSS JOIN LATERAL (
     SELECT
@@ -432,7 +432,7 @@ LEFT JOIN bench_companies AS co ON co.n = d.company_n
 INSERT INTO contacts_contact (
     id, first_name, last_name, email, phone, title, owner_id, street, city, region,
     postal_code, country, linkedin, twitter, website, source, lifecycle_stage, notes,
-    custom_fields, search_text, created_at, updated_at, merged_into_id
+    custom_fields, search_text, created_at, updated_at, merged_into_id, external_id
 )
 SELECT
     s.id, s.first_name, s.last_name, s.email, s.phone, s.title, {OWNER_SQL},
@@ -448,7 +448,7 @@ SELECT
     '',
     {CUSTOM_FIELDS_SQL},
     {CONTACT_DOCUMENT_SQL},
-    s.created_at, s.created_at + s.r_updated * (now() - s.created_at), NULL
+    s.created_at, s.created_at + s.r_updated * (now() - s.created_at), NULL, ''
 FROM bench_stage AS s
 """,
     """

@@ -1,6 +1,7 @@
-"""A selling organisation at scale: 500,000 deals and 5,000,000 activities.
+"""A selling organisation at scale: 500,000 deals, 5,000,000 activities, 200,000 leads.
 
     .venv/bin/python bench/sales_data.py [--deals 500000] [--activities 5000000]
+                                         [--leads 200000]
                                          [--contacts 50000] [--companies 10000]
                                          [--batch 500000] [--slug bench-sales]
 
@@ -28,14 +29,26 @@ it in SQL inside the organisation's schema:
   for calls and meetings; assigned to 48 members whose volumes differ (reps from about 1,300
   to 5,000 a month, managers and admins fewer), so that in any month's calendar grid some
   rep has about 2,000 activities; 30% linked to a deal (and its contact and company), 30%
-  to a contact (and its company), 10% to a company only.
+  to a contact (and its company), 10% to a company only;
+- 200,000 leads over the same three years (as many each day), owned by the 40 reps, with six
+  lead sources (Website 30%, Ads 22%, Cold call 14%, Referral 12%, Trade show 10%, Partner
+  8%; 4% without a source); UTM values on about 46% (every Ads lead, 70% of the Website ones,
+  a few others): 20 campaigns, each with its utm_source and utm_medium (Ads leads from the 12
+  paid ones: google/cpc, linkedin and facebook paid_social, ...; the others from newsletters,
+  blog, partner portal, ...); about 14% converted, 1 to 45 days after creation, at a rate
+  that depends on the source (Referral 32%, Cold call 6%), each pointing at the deal its
+  owner created next after the conversion (its contact and company too); the rest new,
+  contacted, qualified or unqualified, mostly new or contacted when under 45 days old and
+  mostly unqualified or qualified when older; names, emails, job titles, company names of the
+  companies above on 80%, search_text as refresh_search_text makes it (the search dictionary
+  is not extended: the leads' names are the contacts').
 
 Every row is drawn in the database (`INSERT ... SELECT generate_series`, no data crosses the
-wire). Loading is the slow part of keeping indexes, so while the deal and activity tables
-are filled their indexes (all but the primary keys and unique constraints) are dropped, their
-definitions kept in the table `bench_dropped_indexes` of the schema, and rebuilt afterwards;
-foreign-key triggers are skipped (`session_replication_role = replica`) because the rows are
-generated consistent. Then VACUUM ANALYZE.
+wire). Loading is the slow part of keeping indexes, so while the deal, activity and lead
+tables are filled their indexes (all but the primary keys and unique constraints) are
+dropped, their definitions kept in the table `bench_dropped_indexes` of the schema, and
+rebuilt afterwards; foreign-key triggers are skipped (`session_replication_role = replica`)
+because the rows are generated consistent. Then VACUUM ANALYZE.
 
 Idempotent and resumable: each batch is one transaction, a run continues from the counts it
 finds and rebuilds any index a broken run left dropped; nothing is added when the counts are
@@ -71,6 +84,7 @@ from apps.accounts.models import Team, User  # noqa: E402
 from apps.accounts.roles import Role  # noqa: E402
 from apps.accounts.services import team_create, team_update, user_create, user_set_role  # noqa: E402
 from apps.deals.models import LostReason, Pipeline, Stage, StageKind  # noqa: E402
+from apps.leads.models import LeadSource  # noqa: E402
 from tenants import provisioning  # noqa: E402
 from tenants.db import connection  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
@@ -146,6 +160,34 @@ ACTIVITY_REP_WEIGHTS = (0.4, 1.6)
 ACTIVITY_WEIGHT = {Role.OWNER: 0.1, Role.ADMIN: 0.25, Role.MANAGER: 0.5}
 SPAN_MONTHS_BACK = 33
 SPAN_MONTHS_AHEAD = 3
+# Leads: (source, share of the leads, share converted among leads old enough to have been,
+# share carrying UTM values); the remaining 4% have no source.
+LEAD_SOURCES = [
+    ("Website", 0.30, 0.13, 0.70),
+    ("Referral", 0.12, 0.32, 0.05),
+    ("Trade show", 0.10, 0.16, 0.0),
+    ("Cold call", 0.14, 0.06, 0.0),
+    ("Partner", 0.08, 0.24, 0.20),
+    ("Ads", 0.22, 0.11, 1.0),
+]
+# UTM campaigns as "campaign|utm_source|utm_medium": Ads leads come from the paid ones, other
+# leads with UTM values from the rest (20 in all).
+PAID_CAMPAIGNS = [
+    "brand-search|google|cpc", "generic-search|google|cpc", "competitor-search|google|cpc",
+    "retargeting|google|display", "brand-search-bing|bing|cpc", "demo-offer|linkedin|paid_social",
+    "cfo-guide|linkedin|paid_social", "webinar-promo|linkedin|paid_social",
+    "spring-sale|facebook|paid_social", "lookalike|facebook|paid_social",
+    "black-friday|facebook|paid_social", "youtube-preroll|youtube|video",
+]  # fmt: skip
+OTHER_CAMPAIGNS = [
+    "newsletter-monthly|newsletter|email", "product-launch|newsletter|email",
+    "nurture-series|hubspot|email", "blog-pricing|blog|organic", "blog-guides|blog|organic",
+    "partner-portal|partner|referral", "g2-reviews|g2|referral", "podcast|podcast|audio",
+]  # fmt: skip
+# Of the leads not converted: how their statuses fall when the lead is recent (under 45 days)
+# and when it is older (cumulative bounds of new, contacted, qualified; the rest unqualified).
+LEAD_STATUS_RECENT = [0.45, 0.75, 0.90]
+LEAD_STATUS_OLDER = [0.06, 0.24, 0.44]
 
 BIG_TABLES = (
     "deals_deal",
@@ -158,6 +200,7 @@ BIG_TABLES = (
     "activities_activity_companies",
     "activities_activity_deals",
 )
+LEAD_TABLES = ("leads_lead",)
 
 
 def _pick(array: str, draw: str, kind: str = "text") -> str:
@@ -254,7 +297,7 @@ LEFT JOIN bench_companies AS co
 INSERT INTO deals_deal (
     id, custom_fields, search_text, created_at, updated_at, title, value, currency, status,
     probability, expected_close, lost_note, won_at, lost_at, stage_entered_at, position,
-    owner_id, lost_reason_id, pipeline_id, stage_id
+    owner_id, lost_reason_id, pipeline_id, stage_id, external_id
 )
 SELECT
     s.id, '{{}}'::jsonb, lower(t.title), s.created_at, s.entered_at, t.title,
@@ -274,7 +317,8 @@ SELECT
     {_pick("%(owners)s", "s.r_owner", "bigint")},
     CASE WHEN s.status = 'lost' THEN {_pick("%(reasons)s", "s.r_reason", "bigint")} END,
     CASE WHEN s.in_sales THEN %(sales_id)s ELSE %(renewals_id)s END,
-    s.stage_id
+    s.stage_id,
+    ''
 FROM bench_deal AS s
 CROSS JOIN LATERAL (
     SELECT {_pick("%(products)s", "s.r_product")} || ' - '
@@ -369,7 +413,7 @@ LEFT JOIN bench_companies AS co
 INSERT INTO activities_activity (
     id, custom_fields, search_text, created_at, updated_at, type, subject, body, due_at,
     start_at, end_at, all_day, scheduled_at, done, done_at, outcome, location, created_by_id,
-    owner_id
+    owner_id, external_id
 )
 SELECT
     a.id, '{{}}'::jsonb, lower(concat_ws(' ', v.subject, nullif(v.body, ''))), v.created_at,
@@ -383,7 +427,7 @@ SELECT
          WHEN a.type = 'meeting' THEN {_pick("%(meeting_outcomes)s", "a.r_outcome")}
          ELSE '' END,
     CASE WHEN a.type = 'meeting' THEN {_pick("%(places)s", "a.r_place")} ELSE '' END,
-    a.owner_id, a.owner_id
+    a.owner_id, a.owner_id, ''
 FROM bench_act AS a
 CROSS JOIN LATERAL (
     SELECT
@@ -415,6 +459,127 @@ SELECT id, contact_id FROM bench_act WHERE contact_id IS NOT NULL
     """
 INSERT INTO activities_activity_companies (activity_id, company_id)
 SELECT id, company_id FROM bench_act WHERE company_id IS NOT NULL
+""",
+]
+
+
+# One batch of leads: draws (bench_draw), then the derived columns (bench_lead), then the
+# rows. A converted lead points at the deal its owner created next after the conversion (or
+# just before it, for the owner's latest deals), with that deal's contact and company.
+LEAD_BATCH_SQL = [
+    f"""
+CREATE TEMP TABLE bench_draw ON COMMIT DROP AS
+SELECT
+    %(base)s::bigint + g AS id,
+    g,
+    %(now)s::timestamptz
+        - (%(total)s::float - g + random()) / %(total)s::float * interval '3 years' AS created_at,
+    random() AS r_source, random() AS r_convert, random() AS r_days, random() AS r_status,
+    random() AS r_utm, random() AS r_campaign, random() AS r_owner, random() AS r_company,
+    random() AS r_title, random() AS r_phone, random() AS r_term, random() AS r_updated,
+    {_pick("%(first)s", "random()")} AS first_name,
+    {_pick("%(surnames)s", "random() ^ 1.5")} AS last_name
+FROM generate_series(%(start)s::bigint + 1, %(stop)s::bigint) AS g
+""",
+    f"""
+CREATE TEMP TABLE bench_lead ON COMMIT DROP AS
+WITH sourced AS (
+    SELECT
+        d.*,
+        -- Index into the source arrays; past the last bound: no source.
+        1 + (SELECT count(*) FROM unnest(%(source_bounds)s::float[]) AS b
+             WHERE b <= d.r_source)::int AS source_n,
+        d.created_at + (1 + d.r_days ^ 2 * 44) * interval '1 day' AS would_convert_at
+    FROM bench_draw AS d
+), converted AS (
+    SELECT
+        s.*,
+        s.source_n <= cardinality(%(source_ids)s::bigint[]) AS has_source,
+        coalesce((%(source_converts)s::float[])[s.source_n], 0.10) AS converts,
+        coalesce((%(source_utm)s::float[])[s.source_n], 0.30) AS utm_share,
+        {_pick("%(owners)s", "s.r_owner", "bigint")} AS owner_id,
+        c.name AS company_name,
+        c.domain
+    FROM sourced AS s
+    LEFT JOIN bench_companies AS c
+        ON s.r_company < 0.8 AND c.n = 1 + floor(s.r_company / 0.8 * %(n_companies)s)::int
+)
+SELECT
+    v.*,
+    CASE WHEN v.is_converted THEN 'converted'
+         ELSE (ARRAY['new', 'contacted', 'qualified', 'unqualified'])[1 + (
+            SELECT count(*) FROM unnest(CASE WHEN v.created_at > %(now)s::timestamptz
+                - interval '45 days' THEN %(status_recent)s::float[]
+                ELSE %(status_older)s::float[] END) AS b WHERE b <= v.r_status)::int]
+    END AS status,
+    CASE WHEN v.r_utm < v.utm_share THEN CASE
+        WHEN v.source_n = %(ads_n)s THEN {_pick("%(paid_campaigns)s", "v.r_campaign ^ 1.3")}
+        ELSE {_pick("%(other_campaigns)s", "v.r_campaign ^ 1.3")} END
+    END AS campaign
+FROM (
+    SELECT
+        c.*,
+        c.r_convert < c.converts AND c.would_convert_at < %(now)s::timestamptz AS is_converted
+    FROM converted AS c
+) AS v
+""",
+    """
+CREATE TEMP TABLE bench_conversion ON COMMIT DROP AS
+SELECT l.id, l.would_convert_at AS converted_at, x.deal_id,
+       (SELECT min(contact_id) FROM deals_deal_contacts WHERE deal_id = x.deal_id) AS contact_id,
+       (SELECT min(company_id) FROM deals_deal_companies WHERE deal_id = x.deal_id) AS company_id
+FROM bench_lead AS l
+CROSS JOIN LATERAL (
+    SELECT coalesce(
+        (SELECT d.id FROM deals_deal AS d
+         WHERE d.owner_id = l.owner_id AND d.created_at >= l.would_convert_at
+         ORDER BY d.created_at LIMIT 1),
+        (SELECT d.id FROM deals_deal AS d
+         WHERE d.owner_id = l.owner_id AND d.created_at < l.would_convert_at
+         ORDER BY d.created_at DESC LIMIT 1)
+    ) AS deal_id
+) AS x
+WHERE l.is_converted
+""",
+    f"""
+INSERT INTO leads_lead (
+    id, custom_fields, external_id, search_text, created_at, updated_at, first_name,
+    last_name, email, phone, company_name, title, status, notes, utm_source, utm_medium,
+    utm_campaign, utm_term, utm_content, referrer, landing_page, converted_at, converted_deal_id,
+    converted_contact_id, converted_company_id, owner_id, source_id, merged_into_id, web_form_id
+)
+SELECT
+    l.id, '{{}}'::jsonb, '',
+    lower(btrim(concat_ws(' ', nullif(l.first_name, ''), nullif(l.last_name, ''), v.email,
+                          nullif(v.phone, ''), l.company_name, nullif(v.title, '')))),
+    l.created_at,
+    coalesce(x.converted_at, l.created_at + l.r_updated * (%(now)s::timestamptz - l.created_at)),
+    l.first_name, l.last_name, v.email, v.phone, coalesce(l.company_name, ''), v.title,
+    l.status, '',
+    coalesce(split_part(l.campaign, '|', 2), ''),
+    coalesce(split_part(l.campaign, '|', 3), ''),
+    coalesce(split_part(l.campaign, '|', 1), ''),
+    CASE WHEN l.campaign IS NOT NULL AND l.r_term < 0.3 THEN 'crm software' ELSE '' END,
+    '', '',
+    CASE WHEN l.campaign IS NOT NULL
+         THEN 'https://www.example.com/?utm_campaign=' || split_part(l.campaign, '|', 1)
+         ELSE '' END,
+    x.converted_at, x.deal_id, x.contact_id, x.company_id,
+    l.owner_id,
+    CASE WHEN l.has_source THEN (%(source_ids)s::bigint[])[l.source_n] END,
+    NULL, NULL
+FROM bench_lead AS l
+LEFT JOIN bench_conversion AS x ON x.id = l.id
+CROSS JOIN LATERAL (
+    SELECT
+        regexp_replace(lower(l.first_name || '.' || l.last_name), '[^a-z.]', '', 'g') || l.g
+            || '@' || coalesce(l.domain, 'example.org') AS email,
+        CASE WHEN l.r_phone < 0.6 THEN
+            '+1' || (201 + mod(l.g * 37, 700)) || (2000000 + mod(l.g * 7919, 8000000))
+            ELSE '' END AS phone,
+        CASE WHEN l.r_title < 0.7 THEN {_pick("%(titles)s", "l.r_title / 0.7")} ELSE '' END
+            AS title
+) AS v
 """,
 ]
 
@@ -490,6 +655,32 @@ def ensure_pipelines() -> dict[str, Any]:
         LostReason.objects.get_or_create(name=reason, defaults={"order": order})
     ids["reasons"] = list(LostReason.objects.order_by("order").values_list("pk", flat=True))
     return ids
+
+
+def ensure_lead_sources() -> dict[str, Any]:
+    """The lead sources, and what the leads' SQL draws from them."""
+    ids = []
+    for order, (name, *_) in enumerate(LEAD_SOURCES):
+        source, _ = LeadSource.objects.get_or_create(name=name, defaults={"order": order})
+        ids.append(source.pk)
+    bounds, total = [], 0.0
+    for _, share, _, _ in LEAD_SOURCES:
+        total += share
+        bounds.append(round(total, 6))
+    return {
+        "source_ids": ids,
+        "source_bounds": bounds,
+        "source_converts": [converts for _, _, converts, _ in LEAD_SOURCES],
+        "source_utm": [utm for _, _, _, utm in LEAD_SOURCES],
+        "ads_n": 1 + [name for name, *_ in LEAD_SOURCES].index("Ads"),
+        "paid_campaigns": PAID_CAMPAIGNS,
+        "other_campaigns": OTHER_CAMPAIGNS,
+        "status_recent": LEAD_STATUS_RECENT,
+        "status_older": LEAD_STATUS_OLDER,
+        "first": contacts_data.FIRST_NAMES,
+        "surnames": contacts_data.SURNAMES,
+        "titles": contacts_data.TITLES,
+    }
 
 
 def weighted(
@@ -681,17 +872,34 @@ def fill_activities(target: int, batch: int, params: dict[str, Any]) -> None:
     _run_batches("activities", "activities_activity", ACTIVITY_BATCH_SQL, target, batch, params)
 
 
+def fill_leads(target: int, batch: int, params: dict[str, Any]) -> None:
+    with connection.cursor() as cursor:
+        present, _ = _count(cursor, "leads_lead")
+    if present >= target:
+        print(f"leads: {present:,} present, nothing to add")
+        return
+    if target - present > 50_000:
+        drop_indexes(LEAD_TABLES)
+    # Company names (and their domains, for emails) for the leads that name one.
+    _numbered(
+        "bench_companies",
+        "SELECT row_number() OVER (ORDER BY id) AS n, id, name, domain FROM companies_company "
+        "WHERE merged_into_id IS NULL",
+    )
+    _run_batches("leads", "leads_lead", LEAD_BATCH_SQL, target, batch, params)
+
+
 def vacuum_analyze() -> None:
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        for table in BIG_TABLES:
+        for table in BIG_TABLES + LEAD_TABLES:
             cursor.execute(f"VACUUM (ANALYZE) {table}")
     print(f"VACUUM ANALYZE: {time.perf_counter() - started:.1f} s")
 
 
 def summary(by_role: dict[Role, list[int]]) -> None:
     with connection.cursor() as cursor:
-        for table in BIG_TABLES:
+        for table in BIG_TABLES + LEAD_TABLES:
             cursor.execute(f"SELECT count(*) FROM {table}")
             print(f"  {table}: {cursor.fetchone()[0]:,} rows")
         for table in ("deals_deal", "activities_activity"):
@@ -720,6 +928,32 @@ def summary(by_role: dict[Role, list[int]]) -> None:
             f"  activities this month per rep: {low or 0:,} to {high or 0:,} "
             f"(median {mid or 0:,.0f})"
         )
+        cursor.execute(
+            "SELECT coalesce(s.name, '(no source)'), count(*), "
+            "count(*) FILTER (WHERE l.status = 'converted'), "
+            "count(*) FILTER (WHERE l.utm_campaign <> '') "
+            "FROM leads_lead AS l LEFT JOIN leads_leadsource AS s ON s.id = l.source_id "
+            "GROUP BY 1 ORDER BY 2 DESC"
+        )
+        rows = cursor.fetchall()
+        print(
+            "  leads by source (converted, with UTM): "
+            + ", ".join(f"{name} {n:,} ({conv:,}, {utm:,})" for name, n, conv, utm in rows)
+        )
+        cursor.execute("SELECT status, count(*) FROM leads_lead GROUP BY 1 ORDER BY 2 DESC")
+        print("  leads by status: " + ", ".join(f"{s} {n:,}" for s, n in cursor.fetchall()))
+        cursor.execute(
+            "SELECT count(DISTINCT utm_campaign) FILTER (WHERE utm_campaign <> ''), "
+            "count(*) FILTER (WHERE converted_deal_id IS NOT NULL), "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(extract(epoch FROM "
+            "d.created_at - l.converted_at)) / 3600) "
+            "FROM leads_lead AS l LEFT JOIN deals_deal AS d ON d.id = l.converted_deal_id"
+        )
+        campaigns, linked, hours = cursor.fetchone()
+        print(
+            f"  leads: {campaigns} UTM campaigns; {linked:,} linked to a deal, created a median "
+            f"{hours or 0:.1f} h from the conversion"
+        )
 
 
 def main() -> int:
@@ -728,6 +962,7 @@ def main() -> int:
     parser.add_argument("--activities", type=int, default=5_000_000)
     parser.add_argument("--contacts", type=int, default=50_000)
     parser.add_argument("--companies", type=int, default=10_000)
+    parser.add_argument("--leads", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=500_000)
     parser.add_argument("--slug", default=SLUG, help="the organisation to fill")
     args = parser.parse_args()
@@ -741,6 +976,7 @@ def main() -> int:
             by_role = ensure_team(args.slug)
             tag_ids = contacts_data.ensure_definitions()
             stages = ensure_pipelines()
+            lead_params = ensure_lead_sources()
         owners = [
             pk for role in (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.REP) for pk in by_role[role]
         ]
@@ -749,7 +985,9 @@ def main() -> int:
         print(f"contacts and companies: {time.perf_counter() - part:.1f} s", flush=True)
 
         with connection.cursor() as cursor:
-            before = [_count(cursor, t)[0] for t in ("deals_deal", "activities_activity")]
+            before = [
+                _count(cursor, t)[0] for t in ("deals_deal", "activities_activity", "leads_lead")
+            ]
         # A run that broke while indexes were dropped: rebuild them before anything reads.
         rebuild_indexes()
         today = timezone.now().date()
@@ -793,15 +1031,26 @@ def main() -> int:
         part = time.perf_counter()
         rebuild_indexes()
         print(f"indexes: {time.perf_counter() - part:.1f} s", flush=True)
+        part = time.perf_counter()
+        # Converted leads look their deals up by owner and creation time (deal_owner_created).
+        fill_leads(
+            args.leads,
+            args.batch,
+            {**params, **lead_params, "total": args.leads, "owners": by_role[Role.REP]},
+        )
+        rebuild_indexes()
+        print(f"leads: {time.perf_counter() - part:.1f} s", flush=True)
         with connection.cursor() as cursor:
-            after = [_count(cursor, t)[0] for t in ("deals_deal", "activities_activity")]
+            after = [
+                _count(cursor, t)[0] for t in ("deals_deal", "activities_activity", "leads_lead")
+            ]
             for table in contacts_data.TABLES:
                 cursor.execute(f"ANALYZE {table}")
         if after != before:
             vacuum_analyze()
         else:
             with connection.cursor() as cursor:
-                for table in BIG_TABLES:
+                for table in BIG_TABLES + LEAD_TABLES:
                     cursor.execute(f"ANALYZE {table}")
         summary(by_role)
     print(f"done in {time.perf_counter() - started:.1f} s")
