@@ -74,7 +74,18 @@ class Activity(RecordBase):
         verbose_name_plural = "activities"
         indexes = [
             *record_indexes("activity"),
-            models.Index(fields=["owner", "scheduled_at"], name="activity_owner_when"),
+            # Reports group a period's activities by type, assignee or outcome from these two
+            # alone (index-only scans), for everyone and for a set of owners.
+            models.Index(
+                fields=["owner", "scheduled_at"],
+                name="activity_owner_when",
+                include=["type", "done", "outcome"],
+            ),
+            models.Index(
+                fields=["scheduled_at"],
+                name="activity_when_cover",
+                include=["type", "done", "outcome", "owner"],
+            ),
             models.Index(fields=["owner", "done", "scheduled_at"], name="activity_owner_open"),
             # Reports: activities done in a period, and the open ones past their time.
             models.Index(

@@ -79,10 +79,10 @@ def key(name: str, user: Any, params: dict[str, Any]) -> str:
     return f"reports:{generation()}:{name}:{scope(user)}:{digest}"
 
 
-def cached(definition: Any, user: Any, params: dict[str, Any]) -> Report:
+def cached(definition: Any, user: Any, params: dict[str, Any], build: Any) -> Report:
     cache_key = key(definition.name, user, params)
     report = cache.get(cache_key)
     if report is None:
-        report = definition.build(user, params)
+        report = build(definition, user, params)
         cache.set(cache_key, report, TTL)
     return report

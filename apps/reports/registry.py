@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection, transaction
 from django.http import Http404
 
 from .base import Report
@@ -96,5 +97,13 @@ def build(
     definition = get(name)
     params = normalise(params or {})
     if cached and now is None:
-        return cache.cached(definition, user, params)
-    return definition.build(user, params, now=now)
+        return cache.cached(definition, user, params, run)
+    return run(definition, user, params, now=now)
+
+
+def run(definition: ReportDef, user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
+    """Build a report in one read transaction without PostgreSQL's JIT, which costs 30-120
+    ms per big aggregate and saves nothing on queries this short."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        return definition.build(user, params, now=now)

@@ -29,9 +29,11 @@ def build(user: Any, params: dict[str, Any], *, now: Any = None) -> Report:
         )
         .values("group_key")
         .annotate(
-            total=Count("id"),
-            n_done=Count("id", filter=done),
-            n_overdue=Count("id", filter=overdue),
+            # Counting a covered column (never null), not the id: the covering indexes answer
+            # without reading the table.
+            total=Count("*"),
+            n_done=Count("scheduled_at", filter=done),
+            n_overdue=Count("scheduled_at", filter=overdue),
         )
     )
     if f.group == "type":
