@@ -202,3 +202,14 @@ def test_from_and_to_choose_a_custom_period(ctx, people) -> None:  # noqa: F811
     bad = client.get("/api/v1/reports/won-lost/?from=5%20January")
     assert bad.status_code == 400
     assert "'5 January' is not the first day of the period as a date" in str(bad.json())
+
+
+def test_the_api_answers_a_report_as_csv(ctx, people) -> None:  # noqa: F811
+    _won(people.owner, "Csv deal", "321")
+    client = login(tenant_client(ctx.tenant), ctx.tenant, ALPHA.owner_email)
+    response = client.get("/api/v1/reports/won-lost/csv/?group=owner")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    text = response.content.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("Owner,Won,Won value")
+    assert "321" in text

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import ReportDetail, ReportList
+from .views import ReportCsv, ReportDetail, ReportList
 
 urlpatterns = [
     path("", include("apps.reports.api.subscription_urls")),
@@ -8,8 +8,7 @@ urlpatterns = [
     path("reports/<slug:name>/", ReportDetail.as_view(), name="report-detail"),
     path(
         "reports/<slug:name>/csv/",
-        ReportDetail.as_view(),
-        {"csv": True},
+        ReportCsv.as_view(),
         name="report-csv",
     ),
 ]

@@ -35,7 +35,9 @@ FILTERS = [
 class ReportList(APIView):
     scope_resource = "reports"
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="The reports there are")
+    @extend_schema(
+        operation_id="reports_list", responses=OpenApiTypes.OBJECT, summary="The reports there are"
+    )
     def get(self, request: Request) -> Response:
         return Response(
             {
@@ -57,7 +59,12 @@ class ReportList(APIView):
 class ReportDetail(APIView):
     scope_resource = "reports"
 
-    @extend_schema(parameters=FILTERS, responses=OpenApiTypes.OBJECT, summary="One report")
+    @extend_schema(
+        operation_id="reports_retrieve",
+        parameters=FILTERS,
+        responses=OpenApiTypes.OBJECT,
+        summary="One report",
+    )
     def get(self, request: Request, name: str, csv: bool = False) -> Any:
         try:
             report = registry.build(name, request.user, request.query_params.dict())
@@ -70,3 +77,16 @@ class ReportDetail(APIView):
             response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
             return response
         return Response(report.as_json())
+
+
+class ReportCsv(ReportDetail):
+    """The report's table as CSV."""
+
+    @extend_schema(
+        operation_id="reports_csv",
+        parameters=FILTERS,
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        summary="One report as CSV",
+    )
+    def get(self, request: Request, name: str, csv: bool = True) -> Any:
+        return super().get(request, name, csv=True)
