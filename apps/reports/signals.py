@@ -12,16 +12,37 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 def _changed(sender: Any, **kwargs: Any) -> None:
     if getattr(connection, "schema_name", "public") == "public":
         return
+    if kwargs.get("update_fields") and set(kwargs["update_fields"]) <= {"last_login"}:
+        return  # a sign-in changes no figure
     from .cache import reports_changed
 
     reports_changed()
 
 
 def connect() -> None:
+    from django.contrib.auth.models import Group
+
     from apps.accounts.models import Team, User
-    from apps.activities.models import Activity
-    from apps.deals.models import Deal, DealStageChange, LostReason, Pipeline, Stage
-    from apps.leads.models import Lead, LeadSource
+    from apps.activities.models import (
+        Activity,
+        ActivityGroupObjectPermission,
+        ActivityUserObjectPermission,
+    )
+    from apps.deals.models import (
+        Deal,
+        DealGroupObjectPermission,
+        DealStageChange,
+        DealUserObjectPermission,
+        LostReason,
+        Pipeline,
+        Stage,
+    )
+    from apps.leads.models import (
+        Lead,
+        LeadGroupObjectPermission,
+        LeadSource,
+        LeadUserObjectPermission,
+    )
 
     from .models import ExchangeRate, ReportingSettings
 
@@ -36,6 +57,13 @@ def connect() -> None:
         Activity,
         Team,
         User,
+        # Shares change what a viewer's reports count.
+        DealUserObjectPermission,
+        DealGroupObjectPermission,
+        LeadUserObjectPermission,
+        LeadGroupObjectPermission,
+        ActivityUserObjectPermission,
+        ActivityGroupObjectPermission,
         ExchangeRate,
         ReportingSettings,
     ):
@@ -43,3 +71,10 @@ def connect() -> None:
         post_delete.connect(_changed, sender=model, dispatch_uid=f"reports-{model.__name__}-del")
     m2m_changed.connect(_changed, sender=Team.members.through, dispatch_uid="reports-team-members")
     m2m_changed.connect(_changed, sender=User.groups.through, dispatch_uid="reports-user-groups")
+    # A role's permissions (Settings -> Roles) decide whether its members see deals at all.
+    m2m_changed.connect(
+        _changed, sender=Group.permissions.through, dispatch_uid="reports-role-permissions"
+    )
+    m2m_changed.connect(
+        _changed, sender=User.user_permissions.through, dispatch_uid="reports-user-permissions"
+    )

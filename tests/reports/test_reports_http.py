@@ -14,7 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from apps.apikeys.services import api_key_create
 from apps.audit.models import AuditEntry
 from apps.deals.models import Deal, Stage, StageKind
-from apps.deals.services import deal_create, deal_move, pipeline_default, stage_delete
+from apps.deals.services import (
+    deal_create,
+    deal_move,
+    deal_share,
+    pipeline_default,
+    stage_delete,
+)
 from apps.reports import registry
 from apps.reports.models import ExchangeRate
 from tests.conftest import ALPHA, PASSWORD, login
@@ -213,3 +219,29 @@ def test_the_api_answers_a_report_as_csv(ctx, people) -> None:  # noqa: F811
     text = response.content.decode("utf-8-sig")
     assert text.splitlines()[0].startswith("Owner,Won,Won value")
     assert "321" in text
+
+
+def test_sharing_and_role_permissions_change_a_cached_report_at_once(ctx, people) -> None:  # noqa: F811
+    from django.contrib.auth.models import Group
+
+    from apps.accounts.models import User
+    from apps.accounts.roles import Role
+    from apps.accounts.services import role_set_permissions
+
+    deal = _won(people.owner, "Shared win", "500")
+    rep = login(tenant_client(ctx.tenant), ctx.tenant, people.rep.email, PASSWORD)
+    assert _figure(rep.get("/api/v1/reports/dashboard/").json(), "won_value") == "0.00"
+    deal_share(actor=people.owner, deal=deal, user=User.objects.get(pk=people.rep.pk), level="view")
+    assert _figure(rep.get("/api/v1/reports/dashboard/").json(), "won_value") == "500.00"
+    # A role without "view deal" sees no deal in any report, from the next load on.
+    rep_group = Group.objects.get(name="Sales rep")
+    keep = set(rep_group.permissions.exclude(codename="view_deal").values_list("pk", flat=True))
+    role_set_permissions(role=Role.REP, permission_ids=keep, actor=None)
+    assert _figure(rep.get("/api/v1/reports/dashboard/").json(), "won_value") == "0.00"
+    # A sign-in alone does not throw the organisation's cached reports away.
+    owner = login(tenant_client(ctx.tenant), ctx.tenant, ALPHA.owner_email)
+    owner.get("/api/v1/reports/dashboard/")
+    with CaptureQueriesContext(connection) as queries:
+        login(tenant_client(ctx.tenant), ctx.tenant, ALPHA.owner_email)
+        owner.get("/api/v1/reports/dashboard/")
+    assert not [q for q in queries.captured_queries if "deals_deal" in q["sql"]]
