@@ -47,3 +47,16 @@ DJANGO_DEBUG = env_bool("DJANGO_DEBUG", default=False)
 # saves an import's file and a Celery worker, in another container, reads it and writes the
 # rejected rows next to it, so every deployment points web and workers at one shared volume.
 KESTREL_MEDIA_ROOT = env_str("KESTREL_MEDIA_ROOT")
+
+# Optional operations settings (docs/operations.md). Each is read here and nowhere else.
+# true when DATABASE_URL points at a PgBouncer in transaction-pooling mode: the schema is then
+# set inside every transaction instead of once per connection (tenants/pooling.py).
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", default=False)
+# "json" (one JSON object per line, with request id, tenant and user) or "plain".
+KESTREL_LOG_FORMAT = env_str("KESTREL_LOG_FORMAT", "plain").lower() or "plain"
+# Bearer token that /metrics (Prometheus) demands; unset, /metrics answers 404.
+KESTREL_METRICS_TOKEN = env_str("KESTREL_METRICS_TOKEN")
+# Errors and traces to Sentry when set; nothing is sent otherwise.
+SENTRY_DSN = env_str("SENTRY_DSN")
+# Where backup_tenant writes, restore_tenant reads by name, and deletion keeps its final copy.
+KESTREL_BACKUP_DIR = env_str("KESTREL_BACKUP_DIR")
