@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from . import jobs, queues, schemas
+from . import cachekeys, jobs, queues, schemas
 from .audit import audit_record
 from .models import Tenant, TenantStatus
 
@@ -52,27 +52,52 @@ def remove_files(schema_name: str) -> None:
 
 def tenant_delete(
     *, tenant: Tenant, confirmation: str, actor: str, ip_address: str | None = None
-) -> None:
-    """Delete the organisation and drop its schema, only if `confirmation` is its slug typed
-    exactly. Irreversible."""
+) -> Path | None:
+    """Delete the organisation and everything of it, only if `confirmation` is its slug typed
+    exactly. Irreversible, so a final backup is written to KESTREL_BACKUP_DIR first (unless
+    KESTREL_BACKUP_ON_DELETE is off); if it cannot be written, nothing is deleted. Returns the
+    final backup's path.
+
+    Then, in one transaction: its domains, its Tenant row, its schema and its scheduled jobs;
+    once committed: its queued messages, its uploaded files and its keys in Redis."""
     if confirmation.strip() != tenant.slug:
         raise ValidationError(
             f'Type the organisation\'s address "{tenant.slug}" exactly to confirm deletion.',
             code="confirmation_mismatch",
         )
     schema_name, slug = tenant.schema_name, tenant.slug
-    tenant.domains.all().delete()
-    Tenant.objects.filter(pk=tenant.pk).delete()
-    schemas.drop_schema(schema_name)
-    # Its scheduled work and queued messages go with it (workers drop its queues by themselves).
-    jobs.forget_schema(schema_name)
-    transaction.on_commit(lambda: queues.purge(schema_name))
-    # Its uploaded files (imports and their error files) go once the deletion has committed.
-    transaction.on_commit(lambda: remove_files(schema_name))
-    audit_record(
-        actor=actor,
-        action="tenant.deleted",
-        tenant_slug=slug,
-        detail={"schema": schema_name},
-        ip_address=ip_address,
-    )
+    final_backup: Path | None = None
+    if settings.KESTREL_BACKUP_ON_DELETE:
+        from .backup import BackupError, backup_tenant
+
+        try:
+            final_backup = backup_tenant(tenant).path
+        except BackupError as exc:
+            raise ValidationError(
+                f"{tenant.name} was not deleted: its final backup could not be written "
+                f"({exc}). Nothing was removed.",
+                code="backup_failed",
+            ) from exc
+    with transaction.atomic():
+        tenant.domains.all().delete()
+        Tenant.objects.filter(pk=tenant.pk).delete()
+        schemas.drop_schema(schema_name)
+        # Its scheduled work and queued messages go with it (workers drop its queues by
+        # themselves once it is no longer an active organisation).
+        jobs.forget_schema(schema_name)
+        transaction.on_commit(lambda: queues.purge(schema_name), robust=True)
+        # Its uploaded files (imports and their error files) and its cached keys go once the
+        # deletion has committed.
+        transaction.on_commit(lambda: remove_files(schema_name), robust=True)
+        transaction.on_commit(lambda: cachekeys.purge(schema_name), robust=True)
+        audit_record(
+            actor=actor,
+            action="tenant.deleted",
+            tenant_slug=slug,
+            detail={
+                "schema": schema_name,
+                "final_backup": str(final_backup) if final_backup else None,
+            },
+            ip_address=ip_address,
+        )
+    return final_backup

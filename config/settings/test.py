@@ -20,3 +20,6 @@ API_RATE_LIMITS = {
     plan: {"key": (100_000, 10), "organisation": (100_000, 10)}
     for plan in ("free", "team", "business")
 }
+# Organisations made inside a test's transaction are invisible to pg_dump (another process):
+# the final backup before deletion is switched on by the tests of that feature.
+KESTREL_BACKUP_ON_DELETE = False

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
@@ -152,18 +153,28 @@ def tenant_delete(request: HttpRequest, slug: str) -> HttpResponse:
     form = TenantDeleteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.tenant_delete(
+            final_backup = services.tenant_delete(
                 tenant=tenant,
                 confirmation=form.cleaned_data["confirmation"],
                 actor=_actor(request),
                 ip_address=client_ip(request),
             )
         except ValidationError as exc:
-            form.add_error("confirmation", exc)
+            form.add_error(None if exc.code == "backup_failed" else "confirmation", exc)
         else:
-            messages.success(request, f"Deleted {tenant.name} and all of its data.")
+            kept = f" Its final backup is kept at {final_backup}." if final_backup else ""
+            messages.success(request, f"Deleted {tenant.name} and all of its data.{kept}")
             return redirect("console:tenants")
-    return render(request, "tenants/console/tenant_delete.html", {"tenant": tenant, "form": form})
+    return render(
+        request,
+        "tenants/console/tenant_delete.html",
+        {
+            "tenant": tenant,
+            "form": form,
+            "final_backup": settings.KESTREL_BACKUP_ON_DELETE,
+            "backup_dir": settings.KESTREL_BACKUP_DIR,
+        },
+    )
 
 
 @staff_required
