@@ -32,6 +32,7 @@ urlpatterns = [
     path("settings/audit/", include("apps.audit.web.urls")),
     path("settings/background-jobs/", include("apps.core.web.settings_urls")),
     path("settings/currencies/", include("apps.reports.web.settings_urls")),
+    path("settings/data-export/", include("apps.dataexport.web.urls")),
     path("accounts/", include("apps.accounts.web.urls")),
     path("", include("apps.core.web.urls")),
 ]

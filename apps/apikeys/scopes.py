@@ -7,6 +7,10 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
+# Resources a "*" scope does not reach: a key limited by scopes must name them itself
+# ("data-exports:read" downloads every record of the organisation at once).
+EXPLICIT_ONLY = frozenset({"data-exports"})
+
 _SCOPE = re.compile(r"^(\*|[a-z][a-z0-9]*(?:-[a-z0-9]+)*):(read|write)$")
 
 
@@ -32,4 +36,5 @@ def scope_allows(scopes: list[str], *, resource: str, write: bool) -> bool:
     if not scopes:
         return True
     wanted = ("write",) if write else ("read", "write")
-    return any(f"{name}:{level}" in scopes for name in (resource, "*") for level in wanted)
+    names = (resource,) if resource in EXPLICIT_ONLY else (resource, "*")
+    return any(f"{name}:{level}" in scopes for name in names for level in wanted)

@@ -42,6 +42,7 @@ TENANT_APPS: list[str] = [
     "apps.notifications",
     "apps.imports",
     "apps.reports",
+    "apps.dataexport",
 ]
 
 INSTALLED_APPS: list[str] = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -69,6 +70,10 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 # How many ready-made schemas the warm pool keeps for instant sign-ups.
 TENANT_WARM_POOL_SIZE = env_int("TENANT_WARM_POOL_SIZE", 3)
+
+# Worker processes `migrate_schemas` migrates organisation schemas with (0: one per CPU, at
+# least 2); `--processes` overrides it for one run. Each holds one database connection.
+TENANT_MIGRATION_PROCESSES = env_int("TENANT_MIGRATION_PROCESSES", 0)
 
 # Seconds a process trusts its host -> tenant table before checking the shared generation
 # counter; changes made in the same process are seen at once.

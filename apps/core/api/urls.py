@@ -21,5 +21,6 @@ urlpatterns = [
     path("", include("apps.imports.api.urls")),
     path("", include("apps.reports.api.urls")),
     path("", include("apps.records.api.urls")),
+    path("", include("apps.dataexport.api.urls")),
     path("", include(router.urls)),
 ]
