@@ -24,6 +24,7 @@ HELM_PYTHON = HELM_TOOL / ".venv" / "bin" / "python"
 ROLES = ("web", "worker", "beat")
 # Optional settings the deployment sets where the volume for uploaded files is mounted.
 MEDIA_ENV = "KESTREL_MEDIA_ROOT"
+BACKUP_ENV = "KESTREL_BACKUP_DIR"
 
 
 def _compose() -> dict[str, Any]:
@@ -161,21 +162,90 @@ def test_chart_and_compose_run_the_same_commands() -> None:
     assert values["worker"]["command"][:3] == ["celery", "-A", "config.celery_app"]
 
 
+# Optional settings (config/settings/env.py) and the web server's size (deploy/gunicorn.conf.py)
+# that compose passes through from the shell or .env, unset unless given.
+COMPOSE_OPTIONAL = {
+    *EMAIL_ENV_VARS,
+    "KESTREL_QUEUE_SHARDS",
+    "KESTREL_METRICS_TOKEN",
+    "SENTRY_DSN",
+    "WEB_CONCURRENCY",
+    "GUNICORN_THREADS",
+    "DATABASE_TRANSACTION_POOLING",
+}
+
+
 def test_compose_env_names_are_the_settings_names() -> None:
     compose = _compose()
     for role in (*ROLES, "migrate"):
         service = compose["services"][role]
-        # The fixed interface, plus the optional email settings and queue sharding, and where
-        # the shared volume for uploaded files is mounted.
-        optional = {*EMAIL_ENV_VARS, "KESTREL_QUEUE_SHARDS"}
-        assert set(service["environment"]) == set(ENV_VARS) | optional | {MEDIA_ENV}, role
+        # The fixed interface, plus the optional settings, the log format (JSON unless told),
+        # and where the shared volumes for uploaded files and backups are mounted.
+        optional = COMPOSE_OPTIONAL
+        fixed = {MEDIA_ENV, BACKUP_ENV, "KESTREL_LOG_FORMAT"}
+        assert set(service["environment"]) == set(ENV_VARS) | optional | fixed, role
         assert all(service["environment"][name] == f"${{{name}:-}}" for name in optional)
+        assert service["environment"]["KESTREL_LOG_FORMAT"] == "${KESTREL_LOG_FORMAT:-json}"
         assert service["environment"]["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
     for role in ROLES:
         dependency = compose["services"][role]["depends_on"]["migrate"]
         assert dependency == {"condition": "service_completed_successfully"}
     assert {"postgres", "redis"} <= set(compose["services"])
+
+
+def test_compose_publishes_only_the_proxy_in_front_of_web() -> None:
+    services = _compose()["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}
+    proxy = services["proxy"]
+    assert proxy["image"] == "caddy:2"
+    assert set(proxy["ports"]) == {"80:80", "443:443"}
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    # Caddy's certificates survive a re-created container.
+    assert _compose_mounts(proxy)["caddydata"] == "/data"
+    env = proxy["environment"]
+    assert env["BASE_DOMAIN"] == services["web"]["environment"]["BASE_DOMAIN"]
+    assert env["KESTREL_UPSTREAM"] == "web:8000"
+    assert env["KESTREL_PROXY_SCHEME"] == "${KESTREL_PROXY_SCHEME:-http}"
+    assert proxy["depends_on"] == {"web": {"condition": "service_healthy"}}
+    # The Caddyfile's defaults are compose's.
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "{$KESTREL_UPSTREAM:web:8000}" in caddyfile
+    assert "{$BASE_DOMAIN:localhost}" in caddyfile and "*.{$BASE_DOMAIN:localhost}" in caddyfile
+
+
+def test_compose_keeps_backups_on_a_volume_the_image_user_can_write() -> None:
+    compose = _compose()
+    assert "backups" in compose["volumes"]
+    for role in (*ROLES, "migrate"):
+        service = compose["services"][role]
+        mount = _compose_mounts(service)["backups"]
+        assert service["environment"][BACKUP_ENV] == mount == "/app/backups", role
+    runs = re.findall(r"^RUN (.+)$", (ROOT / "deploy" / "Dockerfile").read_text(), flags=re.M)
+    assert "install -d -o kestrel -g kestrel -m 0750 /app/backups" in runs
+
+
+def test_image_postgres_client_matches_the_compose_server() -> None:
+    """backup_tenant runs pg_dump, which refuses a server newer than itself."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    (major,) = re.findall(r"^ARG POSTGRES_MAJOR=(\d+)$", dockerfile, flags=re.M)
+    image = _compose()["services"]["postgres"]["image"]
+    assert re.fullmatch(rf"postgres:{major}(\.\d+)*(-\w+)?", image), (image, major)
+    assert "apt.postgresql.org.sh -y" in dockerfile
+    assert "postgresql-client-${POSTGRES_MAJOR}" in dockerfile
+
+
+def test_every_web_command_runs_gunicorn_with_the_image_config() -> None:
+    command = ["gunicorn", "config.wsgi:application", "-c", "deploy/gunicorn.conf.py"]
+    assert _values()["web"]["command"] == command
+    assert _compose()["services"]["web"]["command"] == command
+    entrypoint = (ROOT / "deploy" / "entrypoint.sh").read_text()
+    assert re.search(
+        r"^\s+web\)\s+shift; exec " + re.escape(" ".join(command)) + r' "\$@"',
+        entrypoint,
+        flags=re.M,
+    )
 
 
 def test_dockerfile_is_multi_stage_non_root_and_runs_the_web_command() -> None:
