@@ -68,15 +68,28 @@ LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 
-def database_config(url: str) -> dict[str, object]:
+def database_config(url: str, *, transaction_pooling: bool | None = None) -> dict[str, object]:
+    """DATABASES entry for `url`; `transaction_pooling` (default DATABASE_TRANSACTION_POOLING)
+    when `url` is a PgBouncer in transaction pooling mode."""
+    if transaction_pooling is None:
+        from .env import DATABASE_TRANSACTION_POOLING as transaction_pooling
     config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
-    # Schema switching needs the tenant-aware backend on every connection.
-    config["ENGINE"] = "django_tenants.postgresql_backend"
+    # Schema switching needs the tenant-aware backend on every connection. Behind a
+    # transaction pooler, its variant that sets the schema in every transaction instead of
+    # once per session (tenants/pooling/base.py).
+    config["ENGINE"] = (
+        "tenants.pooling" if transaction_pooling else "django_tenants.postgresql_backend"
+    )
     config["CONN_HEALTH_CHECKS"] = True
     # Typo-tolerant search matches words at least this similar (pg_trgm's default, 0.6,
-    # misses most single-letter transpositions in short names).
+    # misses most single-letter transpositions in short names). Behind a transaction pooler
+    # the backend sets it in every transaction instead (PgBouncer refuses `options`).
     options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
     options["options"] = "-c pg_trgm.word_similarity_threshold=0.3"
+    if transaction_pooling:
+        # A prepared statement or a server-side cursor lives on one server connection.
+        options["prepare_threshold"] = None
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
     config["OPTIONS"] = options
     return config
 
