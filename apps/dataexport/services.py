@@ -113,13 +113,8 @@ def _stale(export: DataExport, now: dt.datetime) -> bool:
     if export.status != Status.RUNNING:
         return False
     live = cache.get(progress_key(export.pk)) or {}
-    beat = live.get("beat")
-    last = (
-        dt.datetime.fromtimestamp(beat, tz=dt.UTC)
-        if beat
-        else export.started_at or export.created_at
-    )
-    return now - last > STALE
+    beat = live.get("beat") or (export.started_at or export.created_at).timestamp()
+    return now.timestamp() - float(beat) > STALE.total_seconds()
 
 
 def fail_stale(*, now: dt.datetime | None = None) -> int:
@@ -234,6 +229,7 @@ def build_archive(export: DataExport) -> DataExport:
     )
     path = Path(default_storage.path(name))
     partial = path.with_name(path.name + ".part")
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         manifest = archive.write_archive(partial, progress=report)
         os.replace(partial, path)
