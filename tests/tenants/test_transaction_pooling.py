@@ -15,12 +15,15 @@ waits for the first, in the same thread, until PgBouncer's query_wait_timeout.
 from __future__ import annotations
 
 import copy
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
+import psycopg.sql
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
 
 from apps.accounts.models import User
@@ -28,6 +31,7 @@ from apps.records.duplicates import name_similarity_q
 from apps.records.models import SearchWord
 from config.settings.base import database_config
 from tenants.models import Tenant
+from tenants.pooling.base import ScopedCursor, ScopedServerBindingCursor, local_settings
 from tests.conftest import ALPHA, BETA
 from tests.tenants import pgbouncer as bouncer_process
 
@@ -290,3 +294,119 @@ def test_typo_tolerant_matching_keeps_its_threshold_through_the_pooler(
     plain = alias("plain_a", pooling=False)
     plain.set_tenant(tenant_a)
     assert similar("plain_a") == set()
+
+
+def test_database_config_chooses_the_pooling_backend_only_when_asked() -> None:
+    url = "postgresql://kestrel@db.internal:6432/kestrel"
+    pooled = database_config(url, transaction_pooling=True)
+    assert pooled["ENGINE"] == "tenants.pooling"
+    assert pooled["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert pooled["OPTIONS"] == {
+        "options": "-c pg_trgm.word_similarity_threshold=0.3",  # moved per transaction
+        "prepare_threshold": None,
+    }
+    # The normal path is what it always was (the test settings do not ask for pooling).
+    for direct in (database_config(url, transaction_pooling=False), database_config(url)):
+        assert direct["ENGINE"] == "django_tenants.postgresql_backend"
+        assert direct["OPTIONS"] == {"options": "-c pg_trgm.word_similarity_threshold=0.3"}
+        assert not direct.get("DISABLE_SERVER_SIDE_CURSORS")
+
+
+def test_startup_settings_become_per_transaction_settings() -> None:
+    assert local_settings("") == {}
+    assert local_settings("-c a.b=1 -cstatement_timeout=5s --lock-timeout=2s") == {
+        "a.b": "1",
+        "statement_timeout": "5s",
+        "lock_timeout": "2s",
+    }
+    with pytest.raises(ImproperlyConfigured, match="only '-c name=value'"):
+        local_settings("-c a=1 single")
+    with pytest.raises(ImproperlyConfigured, match="not name=value"):
+        local_settings("-c novalue")
+
+
+def current_schema(cursor: Any) -> str:
+    row = cursor.fetchone()
+    return str(row[0])
+
+
+def test_every_way_of_sending_a_statement_runs_in_the_organisations_schema(
+    pgbouncer: bouncer_process.PgBouncer,
+    alias: Alias,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    token: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a, b = alias("pooled_a"), alias("pooled_b")
+    a.set_tenant(tenant_a)
+    b.set_tenant(tenant_b)
+    insert = "INSERT INTO records_searchword (word) VALUES (%s)"
+    # executemany, in autocommit (its own transaction) and inside one.
+    with a.cursor() as cursor:
+        cursor.executemany(insert, [(f"{token}-m1",), (f"{token}-m2",)])
+    with transaction.atomic(using="pooled_b"), b.cursor() as cursor:
+        cursor.executemany(insert, [(f"{token}-m3",)])
+    assert names("pooled_a", token) == {f"{token}-m1", f"{token}-m2"}
+    assert names("pooled_b", token) == {f"{token}-m3"}
+
+    # A composed query cannot share a query string with set_config: sent after it.
+    with a.cursor() as cursor:
+        cursor.execute(psycopg.sql.SQL("SELECT current_schema()"))
+        assert current_schema(cursor) == tenant_a.schema_name
+        with transaction.atomic(using="pooled_a"):
+            cursor.execute(psycopg.sql.SQL("SELECT current_schema()"))
+            assert current_schema(cursor) == tenant_a.schema_name
+
+    # Transaction control sent as SQL; VACUUM, which no transaction block may hold.
+    with b.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("SELECT current_schema()")
+        assert current_schema(cursor) == tenant_b.schema_name
+        cursor.execute("COMMIT")
+        cursor.execute(f'VACUUM "{tenant_b.schema_name}".records_searchword')
+        cursor.execute("SELECT current_schema()")
+        assert current_schema(cursor) == tenant_b.schema_name
+
+    # In a failed transaction, the statement fails as it would anyway.
+    with transaction.atomic(using="pooled_a"):
+        raw = a.connection.cursor()
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            raw.execute("SELECT 1/0")
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            raw.execute("SELECT 1")
+        a.set_rollback(True)
+
+    # Session state a pooler cannot keep is reported.
+    with caplog.at_level(logging.WARNING, logger="kestrel.tenants"), a.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [4242])
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [4242])
+    assert "Session-level state does not survive a transaction pooler" in caplog.text
+
+
+def test_server_side_binding_sets_the_schema_with_a_statement_of_its_own(
+    alias: Alias, tenant_a: Tenant, tenant_b: Tenant, token: str
+) -> None:
+    a = alias("pooled_a", server_side_binding=True)
+    b = alias("pooled_b")
+    a.set_tenant(tenant_a)
+    b.set_tenant(tenant_b)
+    a.ensure_connection()
+    assert isinstance(a.connection.cursor(), ScopedServerBindingCursor)
+    write("pooled_a", f"{token}-s1")
+    write("pooled_b", f"{token}-s2")
+    with transaction.atomic(using="pooled_a"):
+        write("pooled_a", f"{token}-s3")
+        assert names("pooled_a", token) == {f"{token}-s1", f"{token}-s3"}
+    assert names("pooled_a", token) == {f"{token}-s1", f"{token}-s3"}
+    assert names("pooled_b", token) == {f"{token}-s2"}
+
+
+def test_a_cursor_outside_the_backend_runs_statements_unchanged(
+    pgbouncer: bouncer_process.PgBouncer,
+) -> None:
+    with psycopg.connect(pgbouncer.url(), autocommit=True, cursor_factory=ScopedCursor) as bare:
+        cursor = bare.cursor()
+        cursor.execute("SELECT current_setting('search_path')")
+        assert current_schema(cursor) == '"$user", public'
+        cursor.executemany("SELECT %s", [(1,), (2,)])
