@@ -41,6 +41,16 @@ def _install_steps() -> None:
 _install_steps()
 
 
+def _observe_tasks() -> None:
+    # Log context (task id, organisation) and task metrics for every run (apps/core/observability).
+    from apps.core.observability import worker
+
+    worker.connect()
+
+
+_observe_tasks()
+
+
 DISPATCHER = "tenants.tasks.dispatch_due_jobs"
 
 

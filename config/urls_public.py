@@ -2,11 +2,14 @@
 
 from django.urls import include, path
 
+from apps.core.observability import views as observability_views
 from apps.core.web import views as core_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    # Prometheus, for a scraper holding KESTREL_METRICS_TOKEN; 404 for anyone else.
+    path("metrics", observability_views.metrics, name="metrics"),
     path("console/", include("tenants.console.urls")),
     path("", include("public_site.urls")),
 ]

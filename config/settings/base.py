@@ -23,6 +23,9 @@ KESTREL_URL_SCHEME = "https"
 KESTREL_URL_PORT = ""
 
 MIDDLEWARE = [
+    # Request id, access log and request metrics; touches neither the database nor the
+    # session, and comes first so that routing's own log lines carry the request id too.
+    "apps.core.observability.middleware.RequestObservabilityMiddleware",
     # Chooses the tenant (and its schema) from the Host before anything else touches the database.
     "tenants.middleware.TenantRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -136,3 +139,10 @@ KESTREL_BACKUP_ON_DELETE = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Optional error reporting (apps/core/observability/sentry.py): nothing is sent without a DSN.
+SENTRY_ENVIRONMENT = "development" if DEBUG else "production"
+if SENTRY_DSN:
+    from apps.core.observability.sentry import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=SENTRY_ENVIRONMENT, release=SENTRY_RELEASE)

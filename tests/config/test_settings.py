@@ -17,7 +17,12 @@ from django.test import override_settings
 
 
 def test_tenant_middleware_runs_first() -> None:
-    assert settings.MIDDLEWARE[0] == "tenants.middleware.TenantRoutingMiddleware"
+    # Only the request-id/metrics middleware runs before it, and that one touches neither the
+    # database nor the session.
+    assert settings.MIDDLEWARE[:2] == [
+        "apps.core.observability.middleware.RequestObservabilityMiddleware",
+        "tenants.middleware.TenantRoutingMiddleware",
+    ]
 
 
 def test_database_uses_tenant_backend_and_router() -> None:
