@@ -15,9 +15,14 @@ waits for the first, in the same thread, until PgBouncer's query_wait_timeout.
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -405,8 +410,37 @@ def test_server_side_binding_sets_the_schema_with_a_statement_of_its_own(
 def test_a_cursor_outside_the_backend_runs_statements_unchanged(
     pgbouncer: bouncer_process.PgBouncer,
 ) -> None:
-    with psycopg.connect(pgbouncer.url(), autocommit=True, cursor_factory=ScopedCursor) as bare:
+    # Django's cursor classes are not typed as psycopg's, which they subclass.
+    factory: Any = ScopedCursor
+    with psycopg.connect(pgbouncer.url(), autocommit=True, cursor_factory=factory) as bare:
         cursor = bare.cursor()
         cursor.execute("SELECT current_setting('search_path')")
         assert current_schema(cursor) == '"$user", public'
         cursor.executemany("SELECT %s", [(1,), (2,)])
+
+
+def test_requests_of_two_organisations_through_the_pooler(
+    pgbouncer: bouncer_process.PgBouncer, tenant_a: Tenant
+) -> None:
+    """The whole request path, configured as an operator would (DATABASE_URL at the bouncer,
+    DATABASE_TRANSACTION_POOLING=true), in a process of its own: two organisations' owners
+    search their contacts in turns, with a typo, on the one pooled server connection."""
+    script = Path(__file__).with_name("pooled_requests.py")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": pgbouncer.url(),
+        "DATABASE_TRANSACTION_POOLING": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-4000:] + pgbouncer.log_text()
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["engine"] == "tenants.pooling"
+    assert len(seen["searches"]) == 8
+    for search_seen in seen["searches"]:
+        assert search_seen["status"] == 200
+        # Each owner finds their own contact despite the typo, never the other's.
+        assert search_seen["found"] == (search_seen["who"] == search_seen["searched"])
+    assert seen["left"] == 0
