@@ -66,12 +66,15 @@ _NO_TRANSACTION_BLOCK = re.compile(
 )
 # Session state that a transaction pooler cannot keep for one client. SET TIME ZONE (which
 # Django sends when the server's zone differs from TIME_ZONE) is left out: PgBouncer tracks
-# TimeZone per client and sets it on whichever server connection the client gets.
-_SESSION_STATE = re.compile(
-    r"\s*SET\s+(?!LOCAL\b|CONSTRAINTS\b|TRANSACTION\b|TIME\s+ZONE\b)|"
-    r"pg_(?:try_)?advisory_lock(?:_shared)?\s*\(|\bLISTEN\b|\bTEMP(?:ORARY)?\s+TABLE\b",
+# TimeZone per client and sets it on whichever server connection the client gets. Matched at
+# the start of the statement only, and the lock functions looked for only when the statement
+# names one, so that long statements (bulk inserts) are not scanned.
+_SESSION_STATEMENT = re.compile(
+    r"\s*(?:SET\s+(?!LOCAL\b|CONSTRAINTS\b|TRANSACTION\b|TIME\s+ZONE\b)|LISTEN\b|"
+    r"CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?TEMP(?:ORARY)?\s+TABLE\b)",
     re.IGNORECASE,
 )
+_SESSION_LOCK = re.compile(r"pg_(?:try_)?advisory_lock(?:_shared)?\s*\(", re.IGNORECASE)
 _warned: set[str] = set()
 
 
@@ -148,7 +151,9 @@ class _ScopedCursorMixin:
                 finally:
                     if control and control.group("ends"):
                         scope.set_path = None
-            if _SESSION_STATE.search(text):
+            if _SESSION_STATEMENT.match(text) or (
+                "advisory_lock" in text and _SESSION_LOCK.search(text)
+            ):
                 _warn_session_state(text)
         path, scope_sql = scope.path_and_sql()
         if scope.set_path == path:

@@ -255,6 +255,11 @@ def test_iterator_and_many_repeated_queries_without_prepared_statements(
         assert SearchWord.objects.using("pooled_b").filter(word__startswith=token).count() == 0
         assert User.objects.using("pooled_b").filter(email=BETA.owner_email).exists()
     assert a.connection.prepare_threshold is None
+    # A statement's row count is its own, not that of the set_config sent with it.
+    assert SearchWord.objects.using("pooled_a").filter(word__startswith=token).delete() == (
+        5,
+        {"records.SearchWord": 5},
+    )
 
 
 def test_prepared_statements_break_on_a_shared_server_connection(
@@ -386,7 +391,13 @@ def test_every_way_of_sending_a_statement_runs_in_the_organisations_schema(
     with caplog.at_level(logging.WARNING, logger="kestrel.tenants"), a.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [4242])
         cursor.execute("SELECT pg_advisory_unlock(%s)", [4242])
-    assert "Session-level state does not survive a transaction pooler" in caplog.text
+        cursor.execute("SET statement_timeout = '5s'")
+        cursor.execute("RESET statement_timeout")
+        cursor.execute("SET LOCAL statement_timeout = '5s'")  # fine: ends with its transaction
+    warned = [r.getMessage() for r in caplog.records if "does not survive" in r.getMessage()]
+    assert len(warned) == 2
+    assert "pg_try_advisory_lock" in warned[0]
+    assert "SET statement_timeout" in warned[1]
 
 
 def test_server_side_binding_sets_the_schema_with_a_statement_of_its_own(
