@@ -115,8 +115,14 @@ def _worker_container_template() -> str:
     return helpers.split('define "kestrel.workerDeployment"', 1)[1].split("{{- end -}}", 1)[0]
 
 
+# Optional settings every chart container gets beside ENV_VARS: the log format (values
+# logFormat), the optional keys of the Secret, and transaction pooling with pgbouncer.enabled.
+CHART_OPTIONAL = {"KESTREL_LOG_FORMAT", "SENTRY_DSN", "KESTREL_METRICS_TOKEN"}
+POOLING_ENV = "DATABASE_TRANSACTION_POOLING"
+
+
 def test_chart_containers_get_exactly_the_settings_env_vars() -> None:
-    assert _template_env_names() == set(ENV_VARS)
+    assert _template_env_names() == set(ENV_VARS) | CHART_OPTIONAL | {POOLING_ENV}
     for name in ("web", "beat", "migrate-job"):
         text = (CHART / "templates" / f"{name}.yaml").read_text()
         assert 'include "kestrel.env"' in text, name
@@ -281,14 +287,26 @@ def test_one_image_runs_every_role_in_chart_and_compose() -> None:
 
 # --- Workers and beat, as Helm renders them -------------------------------------------------
 
+
 # Helm's lint renders every template without a cluster; it cannot print them, but a template
-# that calls `fail` gets its message logged. This probe fails with the rendered manifests.
-_PROBE = (
-    '{{- $out := dict -}}{{- range $path := list "worker.yaml" "beat.yaml" "web.yaml"'
-    ' "migrate-job.yaml" "media-pvc.yaml" "ingress.yaml" "NOTES.txt" -}}'
-    '{{- $_ := set $out $path (include (print $.Template.BasePath "/" $path) $) -}}{{- end -}}'
-    '{{- fail (printf "RENDERED<<%s>>RENDERED" (toJson $out | b64enc)) -}}'
-)
+# that calls `fail` gets its message logged. This probe fails with the rendered manifests of
+# every template file (NOTES.txt included).
+def _probe(templates: list[str]) -> str:
+    names = " ".join(json.dumps(name) for name in templates)
+    return (
+        f"{{{{- $out := dict -}}}}{{{{- range $path := list {names} -}}}}"
+        '{{- $_ := set $out $path (include (print $.Template.BasePath "/" $path) $) -}}'
+        "{{- end -}}"
+        '{{- fail (printf "RENDERED<<%s>>RENDERED" (toJson $out | b64enc)) -}}'
+    )
+
+
+def _template_files() -> list[str]:
+    return sorted(
+        p.name
+        for p in (CHART / "templates").iterdir()
+        if p.suffix == ".yaml" or p.name == "NOTES.txt"
+    )
 
 
 def _render(tmp_path: Path, values: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
@@ -297,7 +315,7 @@ def _render(tmp_path: Path, values: dict[str, Any] | None = None) -> tuple[dict[
     _require_helm()
     chart = tmp_path / "kestrel"
     shutil.copytree(CHART, chart)
-    (chart / "templates" / "zz-render-probe.yaml").write_text(_PROBE)
+    (chart / "templates" / "zz-render-probe.yaml").write_text(_probe(_template_files()))
     command = [str(HELM_PYTHON), str(HELM_TOOL / "lint_chart.py"), str(chart)]
     if values is not None:
         override = tmp_path / "override.yaml"
@@ -322,8 +340,14 @@ def _container(deployment: dict[str, Any]) -> dict[str, Any]:
     return dict(containers[0])
 
 
-def _by_name(deployments: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {d["metadata"]["name"].removeprefix("test-release-kestrel-"): d for d in deployments}
+def _by_name(
+    manifests: list[dict[str, Any]], kind: str = "Deployment"
+) -> dict[str, dict[str, Any]]:
+    return {
+        d["metadata"]["name"].removeprefix("test-release-kestrel-"): d
+        for d in manifests
+        if d["kind"] == kind
+    }
 
 
 def test_rendered_worker_runs_the_compose_command(tmp_path: Path) -> None:
@@ -336,7 +360,7 @@ def test_rendered_worker_runs_the_compose_command(tmp_path: Path) -> None:
     assert compose[-2:] == ["--concurrency", f"${{KESTREL_WORKER_CONCURRENCY:-{concurrency}}}"]
     assert worker["command"] + worker["args"] == [*compose[:-1], concurrency]
     assert worker["args"][:4] == ["--tenant-queues", "reminders,reports", "-Q", "default"]
-    assert {e["name"] for e in worker["env"]} == set(ENV_VARS) | {MEDIA_ENV}
+    assert {e["name"] for e in worker["env"]} == set(ENV_VARS) | CHART_OPTIONAL | {MEDIA_ENV}
     assert "inspect ping" in " ".join(worker["livenessProbe"]["exec"]["command"])
     spec = workers["worker"]["spec"]["template"]["spec"]
     assert spec["terminationGracePeriodSeconds"] == 60

@@ -24,21 +24,73 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/* The environment every container gets: exactly the names the settings read.
-     Called with (dict "root" $ "config" <ConfigMap name>). */}}
+     Called with (dict "root" $ "config" <ConfigMap name> "direct" <bool>). With
+     pgbouncer.enabled, containers connect through the bouncer (PGBOUNCER_DATABASE_URL, with
+     transaction pooling on) unless `direct` (the migration job: DDL, long transactions). */}}
 {{- define "kestrel.env" -}}
 {{- $root := .root -}}
+{{- $secret := include "kestrel.secretName" $root -}}
+{{- $pooled := and $root.Values.pgbouncer.enabled (not .direct) -}}
 - name: DJANGO_SETTINGS_MODULE
   valueFrom: {configMapKeyRef: {name: {{ .config }}, key: DJANGO_SETTINGS_MODULE}}
 - name: BASE_DOMAIN
   valueFrom: {configMapKeyRef: {name: {{ .config }}, key: BASE_DOMAIN}}
 - name: DJANGO_DEBUG
   valueFrom: {configMapKeyRef: {name: {{ .config }}, key: DJANGO_DEBUG}}
+- name: KESTREL_LOG_FORMAT
+  valueFrom: {configMapKeyRef: {name: {{ .config }}, key: KESTREL_LOG_FORMAT}}
 - name: DJANGO_SECRET_KEY
-  valueFrom: {secretKeyRef: {name: {{ include "kestrel.secretName" $root }}, key: DJANGO_SECRET_KEY}}
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: DJANGO_SECRET_KEY}}
 - name: DATABASE_URL
-  valueFrom: {secretKeyRef: {name: {{ include "kestrel.secretName" $root }}, key: DATABASE_URL}}
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: {{ ternary "PGBOUNCER_DATABASE_URL" "DATABASE_URL" $pooled }}}}
+{{- if $pooled }}
+- name: DATABASE_TRANSACTION_POOLING
+  value: "true"
+{{- end }}
 - name: REDIS_URL
-  valueFrom: {secretKeyRef: {name: {{ include "kestrel.secretName" $root }}, key: REDIS_URL}}
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: REDIS_URL}}
+- name: SENTRY_DSN
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: SENTRY_DSN, optional: true}}
+- name: KESTREL_METRICS_TOKEN
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: KESTREL_METRICS_TOKEN, optional: true}}
+{{- end -}}
+
+{{/* The HorizontalPodAutoscaler of a Deployment. Called with
+     (dict "root" $ "component" <name> "autoscaling" <values>). */}}
+{{- define "kestrel.hpa" -}}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "kestrel.fullname" .root }}-{{ .component }}
+  labels:
+    {{- include "kestrel.labels" .root | nindent 4 }}
+    app.kubernetes.io/component: {{ .component }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "kestrel.fullname" .root }}-{{ .component }}
+  minReplicas: {{ .autoscaling.minReplicas }}
+  maxReplicas: {{ .autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ .autoscaling.targetCPUUtilizationPercentage }}
+{{- end -}}
+
+{{/* The main worker pool's values and each enabled dedicated pool's (any key left out taken
+     from `worker`), by component name. */}}
+{{- define "kestrel.workerPools" -}}
+{{- $pools := dict "worker" .Values.worker -}}
+{{- range $name, $pool := .Values.workers -}}
+{{- if $pool.enabled -}}
+{{- $_ := set $pools (printf "worker-%s" $name) (merge (deepCopy $pool) (deepCopy $.Values.worker)) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $pools -}}
 {{- end -}}
 
 {{/* Pod settings every Kestrel pod shares. Called with (dict "root" $ "media" <bool>): web and
@@ -89,7 +141,9 @@ metadata:
     {{- include "kestrel.labels" $root | nindent 4 }}
     app.kubernetes.io/component: {{ .component }}
 spec:
+  {{- if not ($pool.autoscaling).enabled }}
   replicas: {{ $pool.replicas }}
+  {{- end }}
   selector:
     matchLabels:
       {{- include "kestrel.selector" (dict "root" $root "component" .component) | nindent 6 }}
