@@ -1,0 +1,187 @@
+"""What setting the schema per transaction costs, and what PgBouncer adds on top.
+
+    .venv/bin/python bench/pooling.py [--reads 300] [--blocks 5]
+
+One organisation ("pool-bench", provisioned on first run, with 200 contacts) is read by the
+ORM as a request does: `--reads` single-row reads by primary key, in autocommit, and the same
+reads in transactions of 10 (`atomic()`), over three connections, interleaved in blocks so
+that all see the same machine state:
+
+- direct:        django-tenants' backend straight to PostgreSQL (session-level SET once per
+                 connection: the baseline, what runs without DATABASE_TRANSACTION_POOLING);
+- per-tx direct: the pooling backend (tenants.pooling) straight to PostgreSQL: the cost of
+                 setting the schema in every transaction, without a pooler;
+- pgbouncer:     the pooling backend through a real PgBouncer in transaction pooling mode
+                 (Debian's /usr/sbin/pgbouncer, started on a free loopback port), as deployed;
+- pgbouncer, separate set_config: the same, but with the schema set by a statement of its
+                 own (in autocommit BEGIN / set_config / statement / COMMIT, four round trips
+                 instead of one query string), as the backend does only where it must.
+
+Results: a markdown table on stdout (median µs per read, ratio to direct) and
+bench/results/pooling.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.development")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connections, transaction  # noqa: E402
+from django_tenants.utils import schema_context  # noqa: E402
+
+from apps.accounts.models import User  # noqa: E402
+from apps.contacts.models import Contact  # noqa: E402
+from config.settings.base import database_config  # noqa: E402
+from tenants import provisioning  # noqa: E402
+from tenants.db import connection  # noqa: E402
+from tenants.models import Tenant  # noqa: E402
+from tenants.pooling.base import ScopedCursor  # noqa: E402
+from tests.tenants.pgbouncer import PgBouncer, available  # noqa: E402
+
+
+class SeparateStatementCursor(ScopedCursor):
+    """The backend's fallback path, for comparison: set_config as a statement of its own."""
+
+    _kestrel_can_prefix = False
+
+
+SLUG = "pool-bench"
+CONTACTS = 200
+PER_TRANSACTION = 10
+
+
+def ensure_tenant() -> Tenant:
+    connection.set_schema_to_public()
+    tenant = Tenant.objects.filter(slug=SLUG).first()
+    if tenant is None:
+        print("provisioning the benchmark organisation...", file=sys.stderr)
+        tenant = provisioning.tenant_provision(
+            slug=SLUG, name="Pool bench", owner_email="owner@pool-bench.test", use_pool=False
+        ).tenant
+    with schema_context(tenant.schema_name):
+        missing = CONTACTS - Contact.objects.count()
+        if missing > 0:
+            owner = User.objects.order_by("pk").first()
+            Contact.objects.bulk_create(
+                [
+                    Contact(first_name=f"Bench{i}", last_name="Pool", owner=owner)
+                    for i in range(missing)
+                ]
+            )
+    return tenant
+
+
+def add_alias(name: str, url: str, *, pooling: bool) -> Any:
+    settings_dict = copy.deepcopy(connections["default"].settings_dict)
+    settings_dict.update(database_config(url, transaction_pooling=pooling))
+    connections.settings[name] = settings_dict
+    return connections[name]
+
+
+def reads(alias: str, ids: list[int], atomic: bool) -> float:
+    """Seconds per read."""
+    manager = Contact.objects.using(alias)
+    started = time.perf_counter()
+    if atomic:
+        for start in range(0, len(ids), PER_TRANSACTION):
+            with transaction.atomic(using=alias):
+                for pk in ids[start : start + PER_TRANSACTION]:
+                    manager.filter(pk=pk).values_list("first_name", flat=True).first()
+    else:
+        for pk in ids:
+            manager.filter(pk=pk).values_list("first_name", flat=True).first()
+    return (time.perf_counter() - started) / len(ids)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reads", type=int, default=300)
+    parser.add_argument("--blocks", type=int, default=5)
+    args = parser.parse_args()
+    if not available():
+        sys.exit("pgbouncer is not installed (apt-get install pgbouncer)")
+
+    tenant = ensure_tenant()
+    with schema_context(tenant.schema_name):
+        ids = list(Contact.objects.values_list("pk", flat=True)[:CONTACTS])
+    settings_dict = connections["default"].settings_dict
+    direct_url = (
+        f"postgresql://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
+        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
+    bouncer = PgBouncer(
+        settings_dict["NAME"],
+        server_host=settings_dict["HOST"] or "127.0.0.1",
+        server_port=int(settings_dict["PORT"] or 5432),
+        user=settings_dict["USER"],
+        pool_size=2,
+    ).start()
+    try:
+        stacks = {
+            "direct": add_alias("bench_direct", direct_url, pooling=False),
+            "per-tx direct": add_alias("bench_per_tx", direct_url, pooling=True),
+            "pgbouncer": add_alias("bench_bouncer", bouncer.url(), pooling=True),
+            "pgbouncer, separate set_config": add_alias(
+                "bench_separate", bouncer.url(), pooling=True
+            ),
+        }
+        for wrapper in stacks.values():
+            wrapper.set_tenant(tenant)
+            wrapper.ensure_connection()
+        stacks["pgbouncer, separate set_config"].connection.cursor_factory = SeparateStatementCursor
+        runs: dict[str, list[float]] = {
+            f"{name} {mode}": [] for name in stacks for mode in ("autocommit", "atomic")
+        }
+        rng = random.Random(7)
+        for block in range(args.blocks + 1):  # the first block warms up and is dropped
+            for name, wrapper in stacks.items():
+                for mode in ("autocommit", "atomic"):
+                    sample = [rng.choice(ids) for _ in range(args.reads)]
+                    seconds = reads(wrapper.alias, sample, atomic=mode == "atomic")
+                    if block:
+                        runs[f"{name} {mode}"].append(seconds)
+    finally:
+        for name in ("bench_direct", "bench_per_tx", "bench_bouncer", "bench_separate"):
+            if name in connections.settings:
+                connections[name].close()
+        bouncer.stop()
+
+    report(runs, args)
+
+
+def report(runs: dict[str, list[float]], args: argparse.Namespace) -> None:
+    medians = {key: statistics.median(values) for key, values in runs.items()}
+    print(f"\n{args.reads} reads x {args.blocks} blocks, median per read\n")
+    print("| connection | autocommit µs/read | ratio | atomic (10 reads) µs/read | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    label: Callable[[str], str] = lambda mode: f"direct {mode}"  # noqa: E731
+    for name in ("direct", "per-tx direct", "pgbouncer", "pgbouncer, separate set_config"):
+        cells = []
+        for mode in ("autocommit", "atomic"):
+            value = medians[f"{name} {mode}"]
+            cells += [f"{value * 1e6:.0f}", f"{value / medians[label(mode)]:.2f}"]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    out = ROOT / "bench" / "results" / "pooling.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"args": vars(args), "runs": runs, "medians": medians}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
