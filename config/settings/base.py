@@ -141,7 +141,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Optional error reporting (apps/core/observability/sentry.py): nothing is sent without a DSN.
-SENTRY_ENVIRONMENT = "development" if DEBUG else "production"
+# Events are filed under the deployment's domain, so staging and production never mix.
+SENTRY_ENVIRONMENT = BASE_DOMAIN
 if SENTRY_DSN:
     from apps.core.observability.sentry import init_sentry
 

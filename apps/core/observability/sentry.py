@@ -3,7 +3,8 @@
 Called from the settings (config/settings/base.py), so web processes and Celery workers both
 report. No personal data is sent (`send_default_pii=False`); every event is tagged with the
 organisation (schema) and the request id (a task's id in a worker), and cookies, the
-Authorization and API-key headers and the query string are removed before it leaves.
+Authorization and API-key headers, the query string and frames' local variables are left
+out.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def init_sentry(dsn: str, *, environment: str, release: str | None) -> bool:
         environment=environment,
         release=release,
         send_default_pii=False,
+        # Frames' local variables would carry organisations' records (and a request's query
+        # string) to Sentry; the stack trace itself is enough.
+        include_local_variables=False,
         integrations=[DjangoIntegration(), CeleryIntegration()],
         before_send=before_send,  # type: ignore[arg-type]
     )
