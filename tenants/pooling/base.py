@@ -22,7 +22,8 @@ in autocommit mode.
 
 What transaction pooling also asks for is set up here: prepared statements off (psycopg's
 `prepare_threshold` None) and no server-side cursors (a named cursor lives on one server
-connection), so `.iterator()` fetches in chunks from a client-side result. Statements that
+connection), so `.iterator()` fetches in chunks from a client-side result (see
+`create_cursor` for the named cursors asked for explicitly). Statements that
 keep state in the session (a session-level advisory lock, a plain `SET`) are logged as
 warnings: they do not work through a transaction pooler.
 """
@@ -176,6 +177,17 @@ class _ScopedCursorMixin:
             super().execute(scope_sql, prepare=False)  # type: ignore[misc]
             return super().execute(query, params, prepare=prepare, binary=binary)  # type: ignore[misc]
 
+    def scope_transaction(self) -> None:
+        """Set the search path in the current transaction (psycopg begins one if need be)
+        unless it is set there already: for a statement this cursor does not send."""
+        scope: TransactionScope = self._conn.kestrel_scope
+        if self._conn.pgconn.transaction_status == IDLE:
+            scope.set_path = None
+        path, scope_sql = scope.path_and_sql()
+        if scope.set_path != path:
+            super().execute(scope_sql, prepare=False)  # type: ignore[misc]
+            scope.set_path = path
+
     def executemany(self, query: Any, params_seq: Iterable[Any], *, returning: bool = False) -> Any:
         scope: TransactionScope | None = getattr(self._conn, "kestrel_scope", None)
         if scope is None:
@@ -256,6 +268,20 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             ]
             cached = self._scope_sql[key] = (path, "SELECT " + ", ".join(calls) + "; ")
         return cached
+
+    def create_cursor(self, name: str | None = None) -> Any:
+        """A named (server-side) cursor, which `chunked_cursor()` asks for even with
+        DISABLE_SERVER_SIDE_CURSORS (the record exporter does), is safe inside a transaction:
+        the transaction keeps the client on one server connection. Its DECLARE is not sent
+        by our cursor class, so the transaction's search path is set first. In autocommit it
+        would be WITH HOLD, outliving its transaction on a server connection the next FETCH
+        may not get: a client-side cursor is returned instead (the whole result at once)."""
+        if name and self.connection.autocommit:
+            name = None
+        if name:
+            with self.connection.cursor() as scoped:
+                scoped.scope_transaction()
+        return super().create_cursor(name)
 
     def _handle_search_path(self, cursor: Any = None) -> None:
         """Never a session-level SET: the cursor sets the path in each transaction."""

@@ -262,6 +262,36 @@ def test_iterator_and_many_repeated_queries_without_prepared_statements(
     )
 
 
+def test_named_cursors_only_inside_a_transaction_and_in_its_schema(
+    pgbouncer: bouncer_process.PgBouncer,
+    alias: Alias,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    token: str,
+) -> None:
+    """`chunked_cursor()` (the record exporter streams through one) through the pooler."""
+    a, plain_b = alias("pooled_a"), alias("plain_b", pooling=False)
+    a.set_tenant(tenant_a)
+    plain_b.set_tenant(tenant_b)
+    for i in range(3):
+        write("pooled_a", f"{token}-{i}")
+    # A plain client leaves Beta's search path on the one server connection.
+    assert User.objects.using("plain_b").filter(email=BETA.owner_email).exists()
+    query = "SELECT word FROM records_searchword WHERE word LIKE %s ORDER BY word"
+    with transaction.atomic(using="pooled_a"):
+        cursor = a.chunked_cursor()
+        assert cursor.cursor.name  # server-side, streamed
+        cursor.execute(query, [token + "%"])
+        assert [row[0] for row in cursor.fetchmany(2)] == [f"{token}-0", f"{token}-1"]
+        assert [row[0] for row in cursor.fetchmany(2)] == [f"{token}-2"]
+        cursor.close()
+    cursor = a.chunked_cursor()  # autocommit: it would have to outlive its transaction
+    assert not getattr(cursor.cursor, "name", None)
+    cursor.execute(query, [token + "%"])
+    assert [row[0] for row in cursor.fetchall()] == [f"{token}-{i}" for i in range(3)]
+    cursor.close()
+
+
 def test_prepared_statements_break_on_a_shared_server_connection(
     pgbouncer: bouncer_process.PgBouncer, tenant_a: Tenant
 ) -> None:
