@@ -204,10 +204,11 @@ def file_name(export: DataExport) -> str:
     return f"{organisation}-data-export-{stamp}.zip"
 
 
-def build_archive(export: DataExport) -> DataExport:
+def build_archive(export: DataExport, *, notify: bool = True) -> DataExport:
     """Build the export's zip now, in this process and schema: it is marked running,
     progress goes to the cache as rows are written, and at the end the file, its size and
-    counts are saved, it is kept for EXPIRY and the requester is emailed. Raises whatever
+    counts are saved, it is kept for EXPIRY and the requester is emailed (unless not
+    `notify`). Raises whatever
     stopped it (the caller decides whether to try again); the half-written file is
     removed."""
     now = timezone.now()
@@ -251,6 +252,8 @@ def build_archive(export: DataExport) -> DataExport:
     )
     cache.delete(key)
     export.refresh_from_db()
+    if not notify:
+        return export
     try:
         _email(export, ready=True)
     except Exception:  # the export is ready on its page whether or not the email went

@@ -18,6 +18,7 @@ from apps.apikeys.services import api_key_create
 from apps.companies.services import company_create, company_share
 from apps.contacts.demo import seed_contacts
 from apps.core.urls_util import host_url, tenant_host
+from apps.dataexport.demo import seed_data_export
 from apps.deals.demo import seed_deals
 from apps.deals.demo_history import seed_sales_history
 from apps.imports.demo import seed_imports
@@ -92,6 +93,8 @@ class Command(BaseCommand):
                     scopes="*:read",
                     created_by=User.objects.get(email=DEMO_OWNER),
                 ).secret
+            # Last, so that the export holds everything above.
+            seed_data_export()
         self.stdout.write(
             "\n".join(
                 [
