@@ -16,8 +16,8 @@ until the end of the current transaction, in every transaction that runs a state
   so does the next statement after the organisation changed or a rollback to a savepoint
   undid it.
 
-Where one query string cannot carry it (server-side parameter binding, `executemany`, a
-composed query), a separate `SELECT set_config(...)` runs first, wrapped in BEGIN / COMMIT
+Where one query string cannot carry it (server-side parameter binding, `executemany`, COPY,
+a composed query), a separate `SELECT set_config(...)` runs first, wrapped in BEGIN / COMMIT
 in autocommit mode.
 
 What transaction pooling also asks for is set up here: prepared statements off (psycopg's
@@ -30,10 +30,12 @@ warnings: they do not work through a transaction pooler.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shlex
 import weakref
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -43,7 +45,7 @@ from django_tenants.utils import quote_schema_name
 from psycopg import pq
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
 logger = logging.getLogger("kestrel.tenants")
 
@@ -176,6 +178,20 @@ class _ScopedCursorMixin:
         with self._conn.transaction():
             super().execute(scope_sql, prepare=False)  # type: ignore[misc]
             return super().execute(query, params, prepare=prepare, binary=binary)  # type: ignore[misc]
+
+    @contextmanager
+    def copy(self, statement: Any, params: Any = None, *, writer: Any = None) -> Iterator[Any]:
+        """COPY cannot share a query string: the search path is set first, in a transaction
+        of its own around the COPY in autocommit mode."""
+        outer = (
+            self._conn.transaction()
+            if self._conn.autocommit and self._conn.pgconn.transaction_status == IDLE
+            else contextlib.nullcontext()
+        )
+        with outer:
+            self.scope_transaction()
+            with super().copy(statement, params, writer=writer) as copy:  # type: ignore[misc]
+                yield copy
 
     def scope_transaction(self) -> None:
         """Set the search path in the current transaction (psycopg begins one if need be)

@@ -390,6 +390,18 @@ def test_every_way_of_sending_a_statement_runs_in_the_organisations_schema(
     assert names("pooled_a", token) == {f"{token}-m1", f"{token}-m2"}
     assert names("pooled_b", token) == {f"{token}-m3"}
 
+    # COPY (imports write through it), in autocommit and inside a transaction.
+    with a.cursor() as cursor:
+        with cursor.cursor.copy("COPY records_searchword (word) FROM STDIN") as copy:
+            copy.write_row([f"{token}-c1"])
+        with (
+            transaction.atomic(using="pooled_a"),
+            cursor.cursor.copy("COPY records_searchword (word) FROM STDIN") as copy,
+        ):
+            copy.write_row([f"{token}-c2"])
+    assert names("pooled_a", token) == {f"{token}-m1", f"{token}-m2", f"{token}-c1", f"{token}-c2"}
+    assert names("pooled_b", token) == {f"{token}-m3"}
+
     # A composed query cannot share a query string with set_config: sent after it.
     with a.cursor() as cursor:
         cursor.execute(psycopg.sql.SQL("SELECT current_schema()"))
