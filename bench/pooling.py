@@ -1,6 +1,6 @@
 """What setting the schema per transaction costs, and what PgBouncer adds on top.
 
-    .venv/bin/python bench/pooling.py [--reads 300] [--blocks 5]
+    .venv/bin/python bench/pooling.py [--reads 300] [--blocks 5] [--requests 100]
 
 One organisation ("pool-bench", provisioned on first run, with 200 contacts) is read by the
 ORM as a request does: `--reads` single-row reads by primary key, in autocommit, and the same
@@ -17,7 +17,12 @@ that all see the same machine state:
                  own (in autocommit BEGIN / set_config / statement / COMMIT, four round trips
                  instead of one query string), as the backend does only where it must.
 
-Results: a markdown table on stdout (median µs per read, ratio to direct) and
+Then `--requests` signed-in requests of its contact list (full middleware stack, Django's
+test client) per block, in a fresh process per block and stack configured as an operator
+would: DATABASE_URL straight to PostgreSQL (plain backend), or at the bouncer with
+DATABASE_TRANSACTION_POOLING=true.
+
+Results: markdown tables on stdout (median µs per read, ratio to direct) and
 bench/results/pooling.json.
 """
 
@@ -62,6 +67,7 @@ class SeparateStatementCursor(ScopedCursor):
 
 
 SLUG = "pool-bench"
+OWNER_EMAIL = "owner@pool-bench.test"
 CONTACTS = 200
 PER_TRANSACTION = 10
 
@@ -72,7 +78,7 @@ def ensure_tenant() -> Tenant:
     if tenant is None:
         print("provisioning the benchmark organisation...", file=sys.stderr)
         tenant = provisioning.tenant_provision(
-            slug=SLUG, name="Pool bench", owner_email="owner@pool-bench.test", use_pool=False
+            slug=SLUG, name="Pool bench", owner_email=OWNER_EMAIL, use_pool=False
         ).tenant
     with schema_context(tenant.schema_name):
         missing = CONTACTS - Contact.objects.count()
@@ -115,6 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reads", type=int, default=300)
     parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=100, help="per block and stack; 0: none")
     args = parser.parse_args()
     if not available():
         sys.exit("pgbouncer is not installed (apt-get install pgbouncer)")
@@ -162,6 +169,10 @@ def main() -> None:
                     if block:
                         runs[f"{name} {mode}"].append(wall)
                         runs[f"{name} {mode} cpu"].append(cpu)
+        if args.requests:
+            runs.update(
+                {f"requests {k}": v for k, v in requests(bouncer, direct_url, args).items()}
+            )
     finally:
         for name in ("bench_direct", "bench_per_tx", "bench_bouncer", "bench_separate"):
             if name in connections.settings:
@@ -182,10 +193,74 @@ def report(runs: dict[str, list[float]], args: argparse.Namespace) -> None:
             value, base = medians[f"{name} {key}"], medians[f"direct {key}"]
             cells.append(f"{value * 1e6:.0f} ({value / base:.2f})")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    if args.requests:
+        print(
+            f"\n{args.requests} contact-list requests x {args.blocks} blocks, median per request\n"
+        )
+        print("| connection | ms/request | ratio | its CPU, ms | ratio |")
+        print("|---|---:|---:|---:|---:|")
+        for name in ("direct", "pgbouncer"):
+            cells = []
+            for key in ("", " cpu"):
+                value, base = medians[f"requests {name}{key}"], medians[f"requests direct{key}"]
+                cells += [f"{value * 1e3:.1f}", f"{value / base:.2f}"]
+            print(f"| {name} | " + " | ".join(cells) + " |")
     out = ROOT / "bench" / "results" / "pooling.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "runs": runs, "medians": medians}, indent=2))
 
 
+def child_requests(count: int) -> None:
+    """In a process of its own, configured by the environment: `count` signed-in requests of
+    the organisation's contact list over the full middleware stack; prints seconds each."""
+    from django.test import Client
+
+    from tenants.models import Domain
+
+    tenant = Tenant.objects.get(slug=SLUG)
+    host = Domain.objects.filter(tenant=tenant, is_primary=True).values_list("domain", flat=True)
+    client = Client(HTTP_HOST=host.first())
+    with schema_context(tenant.schema_name):
+        client.force_login(User.objects.get(email=OWNER_EMAIL))
+    connection.set_schema_to_public()
+    for _ in range(5):
+        assert client.get("/contacts/").status_code == 200
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for _ in range(count):
+        client.get("/contacts/")
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    print(json.dumps({"wall": wall / count, "cpu": cpu / count, "engine": connection.vendor}))
+
+
+def requests(
+    bouncer: PgBouncer, direct_url: str, args: argparse.Namespace
+) -> dict[str, list[float]]:
+    """Contact-list requests, direct (the plain backend) and through the bouncer (pooling
+    backend), each block in fresh processes, alternating."""
+    import subprocess
+
+    configs = {
+        "direct": {"DATABASE_URL": direct_url, "DATABASE_TRANSACTION_POOLING": "false"},
+        "pgbouncer": {"DATABASE_URL": bouncer.url(), "DATABASE_TRANSACTION_POOLING": "true"},
+    }
+    runs: dict[str, list[float]] = {f"{n}{c}": [] for n in configs for c in ("", " cpu")}
+    for _block in range(args.blocks):
+        for name, env in configs.items():
+            done = subprocess.run(  # noqa: S603 - this script, with our own arguments
+                [sys.executable, __file__, "--child-requests", str(args.requests)],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            runs[name].append(result["wall"])
+            runs[f"{name} cpu"].append(result["cpu"])
+    return runs
+
+
 if __name__ == "__main__":
-    main()
+    if "--child-requests" in sys.argv:
+        child_requests(int(sys.argv[sys.argv.index("--child-requests") + 1]))
+    else:
+        main()
