@@ -15,6 +15,7 @@ import pytest
 
 from config.settings.env import ENV_VARS
 from tests.deploy.test_deploy_artifacts import (
+    BACKUP_ENV,
     CHART_OPTIONAL,
     HELM_PYTHON,
     HELM_TOOL,
@@ -304,6 +305,7 @@ def test_every_container_has_resources_and_web_its_probes_and_size(tmp_path: Pat
     assert set(env) == set(ENV_VARS) | CHART_OPTIONAL | {
         POOLING_ENV,
         MEDIA_ENV,
+        BACKUP_ENV,
         "WEB_CONCURRENCY",
         "GUNICORN_THREADS",
     }

@@ -206,7 +206,7 @@ def test_compose_publishes_only_the_proxy_in_front_of_web() -> None:
     assert published == {"proxy"}
     proxy = services["proxy"]
     assert proxy["image"] == "caddy:2"
-    assert set(proxy["ports"]) == {"80:80", "443:443"}
+    assert set(proxy["ports"]) == {"80:80", "443:443", "443:443/udp"}
     assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
     # Caddy's certificates survive a re-created container.
     assert _compose_mounts(proxy)["caddydata"] == "/data"
@@ -360,7 +360,10 @@ def test_rendered_worker_runs_the_compose_command(tmp_path: Path) -> None:
     assert compose[-2:] == ["--concurrency", f"${{KESTREL_WORKER_CONCURRENCY:-{concurrency}}}"]
     assert worker["command"] + worker["args"] == [*compose[:-1], concurrency]
     assert worker["args"][:4] == ["--tenant-queues", "reminders,reports", "-Q", "default"]
-    assert {e["name"] for e in worker["env"]} == set(ENV_VARS) | CHART_OPTIONAL | {MEDIA_ENV}
+    assert {e["name"] for e in worker["env"]} == set(ENV_VARS) | CHART_OPTIONAL | {
+        MEDIA_ENV,
+        BACKUP_ENV,
+    }
     assert "inspect ping" in " ".join(worker["livenessProbe"]["exec"]["command"])
     spec = workers["worker"]["spec"]["template"]["spec"]
     assert spec["terminationGracePeriodSeconds"] == 60
@@ -486,10 +489,14 @@ def test_dockerfile_creates_the_media_folder_for_the_non_root_user() -> None:
     assert "media" in (ROOT / ".dockerignore").read_text().split()
 
 
-def _media_volume(deployment: dict[str, Any]) -> dict[str, Any] | None:
+def _volume(deployment: dict[str, Any], name: str) -> dict[str, Any] | None:
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
-    found = [v for v in volumes if v["name"] == "media"]
+    found = [v for v in volumes if v["name"] == name]
     return dict(found[0]) if found else None
+
+
+def _media_volume(deployment: dict[str, Any]) -> dict[str, Any] | None:
+    return _volume(deployment, "media")
 
 
 def _media_path(deployment: dict[str, Any]) -> str:
@@ -498,9 +505,10 @@ def _media_path(deployment: dict[str, Any]) -> str:
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert mounts["media"] == env[MEDIA_ENV], deployment["metadata"]["name"]
+    assert mounts["backups"] == env[BACKUP_ENV], deployment["metadata"]["name"]
     # The rest of the filesystem stays read-only, beside the pod's own scratch folder.
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert set(mounts) == {"tmp", "media"}
+    assert set(mounts) == {"tmp", "media", "backups"}
     return str(mounts["media"])
 
 
@@ -537,7 +545,9 @@ def test_chart_mounts_one_media_claim_in_web_and_every_worker(tmp_path: Path) ->
     # to its node).
     for deployment in (*docs["beat.yaml"], *docs["migrate-job.yaml"]):
         assert _media_volume(deployment) is None
+        assert _volume(deployment, "backups") is None
         assert MEDIA_ENV not in {e["name"] for e in _container(deployment)["env"]}
+        assert BACKUP_ENV not in {e["name"] for e in _container(deployment)["env"]}
 
 
 def test_an_existing_claim_is_mounted_and_no_claim_is_created(tmp_path: Path) -> None:
@@ -585,3 +595,37 @@ def test_ingress_lets_an_import_file_through(tmp_path: Path) -> None:
     from apps.imports.reading import max_file_bytes
 
     assert int(size.removesuffix("m")) * 1024 * 1024 >= max_file_bytes()
+
+
+# --- Tenant backups: backup_tenant, restore_tenant and the final backup before an organisation
+# is deleted (operator console, in a web pod) need a writable folder that outlives pods. -----
+
+
+def test_chart_mounts_one_backups_claim_in_web_and_every_worker(tmp_path: Path) -> None:
+    docs, _ = _render(tmp_path, {"workers": {"reports": {"enabled": True}}})
+    (claim,) = docs["backups-pvc.yaml"]
+    assert claim["metadata"]["name"] == "test-release-kestrel-backups"
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    for deployment in (docs["web.yaml"][0], *docs["worker.yaml"]):
+        assert _volume(deployment, "backups") == {
+            "name": "backups",
+            "persistentVolumeClaim": {"claimName": "test-release-kestrel-backups"},
+        }
+        env = {e["name"]: e.get("value") for e in _container(deployment)["env"]}
+        assert env[BACKUP_ENV] == _values()["backups"]["mountPath"] == "/app/backups"
+    (notes,) = docs["NOTES.txt"]
+    assert "claim test-release-kestrel-backups (20Gi, ReadWriteMany), kept on uninstall" in notes
+
+
+def test_backups_from_an_existing_claim_or_an_emptydir_with_a_warning(tmp_path: Path) -> None:
+    docs, _ = _render(tmp_path / "own", {"backups": {"existingClaim": "kestrel-backups"}})
+    assert docs["backups-pvc.yaml"] == []
+    volume = _volume(docs["web.yaml"][0], "backups")
+    assert volume is not None
+    assert volume["persistentVolumeClaim"] == {"claimName": "kestrel-backups"}
+    docs, _ = _render(tmp_path / "off", {"backups": {"enabled": False}})
+    assert docs["backups-pvc.yaml"] == []
+    assert _volume(docs["web.yaml"][0], "backups") == {"name": "backups", "emptyDir": {}}
+    (notes,) = docs["NOTES.txt"]
+    assert "WARNING: backups.enabled is false" in notes

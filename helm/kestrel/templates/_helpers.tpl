@@ -111,21 +111,36 @@ volumes:
     {{- else }}
     emptyDir: {}
     {{- end }}
+  - name: backups
+    {{- if $root.Values.backups.enabled }}
+    persistentVolumeClaim:
+      claimName: {{ include "kestrel.backupsClaimName" $root }}
+    {{- else }}
+    emptyDir: {}
+    {{- end }}
   {{- end }}
+{{- end -}}
+
+{{- define "kestrel.backupsClaimName" -}}
+{{- .Values.backups.existingClaim | default (printf "%s-backups" (include "kestrel.fullname" .)) -}}
 {{- end -}}
 
 {{- define "kestrel.mediaClaimName" -}}
 {{- .Values.media.existingClaim | default (printf "%s-media" (include "kestrel.fullname" .)) -}}
 {{- end -}}
 
-{{/* Web and workers find the shared uploaded files where the volume is mounted. */}}
+{{/* Web and workers find the shared uploaded files, and the tenant backups, where the
+     volumes are mounted. */}}
 {{- define "kestrel.mediaEnv" -}}
 - name: KESTREL_MEDIA_ROOT
   value: {{ .Values.media.mountPath | quote }}
+- name: KESTREL_BACKUP_DIR
+  value: {{ .Values.backups.mountPath | quote }}
 {{- end -}}
 
 {{- define "kestrel.mediaMount" -}}
 - {name: media, mountPath: {{ .Values.media.mountPath | quote }}}
+- {name: backups, mountPath: {{ .Values.backups.mountPath | quote }}}
 {{- end -}}
 
 {{/* One pool of Celery workers. Called with (dict "root" $ "component" <name> "pool" <values>):
