@@ -42,8 +42,10 @@ KESTREL_LOG_FORMAT = LOG_FORMAT
 
 # Prometheus: /metrics on the platform host answers only `Authorization: Bearer <token>`.
 KESTREL_METRICS_TOKEN = KESTREL_METRICS_TOKEN
-# Where every process adds up its request and task metrics (the broker's Redis if empty).
+# Where every process adds up its request and task metrics (the broker's Redis if empty),
+# and how often each process sends its buffered counts there.
 KESTREL_METRICS_REDIS_URL = REDIS_URL
+KESTREL_METRICS_FLUSH_SECONDS = 1.0
 
 
 def _release() -> str | None:

@@ -49,8 +49,10 @@ def json_logs() -> Iterator[LogCapture]:
 def metrics_store() -> Iterator[Any]:
     """The shared metrics, emptied before and after the test."""
     shared = store()
+    shared.flush()  # counts of earlier tests' requests
     shared.clear()
     yield shared
+    shared.flush()
     shared.clear()
 
 

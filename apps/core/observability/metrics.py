@@ -3,9 +3,9 @@
 Web runs several gunicorn processes and workers run elsewhere, so counters and histogram
 buckets live in Redis hashes under `platform:metrics:` (platform keys, not a tenant's cache
 keys), one hash per metric, one field per label set (and bucket). A request adds to five
-fields and a task to three, in one pipelined round trip. A failing Redis never fails the
-request or the task: the write is dropped and counted, and writes pause for a few seconds so
-an unreachable Redis costs one timeout per process, not one per request.
+fields and a task to three, in the process's buffer; a background thread sends the buffer
+every second in one pipelined round trip (MetricsStore). A failing Redis never fails or slows
+the request or the task: the counts wait in the buffer and the failed send is counted.
 
 `/metrics` (views.py) renders the hashes through `RedisCollector`, with what is read at
 scrape time: each organisation's queue depth (one pipelined LLEN round trip to the broker)
@@ -17,10 +17,11 @@ names, HTTP methods, status classes, URL names and task names).
 
 from __future__ import annotations
 
+import atexit
 import bisect
 import logging
+import os
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -59,8 +60,7 @@ UNKNOWN_TENANT = "unknown"
 PUBLIC_TENANT = "public"
 SHARED_QUEUE_TENANT = "shared"
 
-# After a failed write, writes are skipped for this long (seconds).
-BACKOFF_SECONDS = 5.0
+_START_LOCK = threading.Lock()
 
 
 def _bucket(buckets: tuple[float, ...], seconds: float) -> str:
@@ -73,22 +73,34 @@ def _label(value: str) -> str:
 
 
 class MetricsStore:
-    """The Redis hashes behind the metrics, for one Redis URL."""
+    """The Redis hashes behind the metrics, for one Redis URL.
 
-    def __init__(self, url: str) -> None:
+    Requests and tasks add to an in-process buffer (a dict update, a few microseconds); a
+    background thread of each process sends the buffer every KESTREL_METRICS_FLUSH_SECONDS
+    in one pipelined round trip, so no request waits on Redis. A failed send keeps the
+    buffer (it is bounded by the number of label sets, not by traffic) for the next try and
+    is counted; at most one interval of counts is lost if the process is killed.
+    """
+
+    def __init__(self, url: str, *, interval: float = 1.0) -> None:
         self.url = url
+        self.interval = interval
         self._writer: redis.Redis | None = None
         self._reader: redis.Redis | None = None
-        self._paused_until = 0.0
+        self._pid = 0
         self._lock = threading.Lock()
-        # This process's writes that were not recorded (Redis failed or writes were paused).
-        self.dropped = 0
+        self._flushing = threading.Lock()  # one send at a time; a scrape waits for it
+        self._pending: dict[tuple[str, str], int | float] = {}
+        self._wake = threading.Event()
+        # This process's sends that failed (Redis down or unreachable), and whether the last
+        # one did.
+        self.failures = 0
+        self.failing = False
 
     def writer(self) -> redis.Redis:
         if self._writer is None:
-            # Short timeouts: a write sits on the request's path.
             self._writer = redis.Redis.from_url(
-                self.url, socket_connect_timeout=0.25, socket_timeout=0.25
+                self.url, socket_connect_timeout=0.5, socket_timeout=1
             )
         return self._writer
 
@@ -99,35 +111,85 @@ class MetricsStore:
             )
         return self._reader
 
-    def _write(self, increments: Iterable[tuple[str, str, int | float]]) -> bool:
-        if time.monotonic() < self._paused_until:
-            with self._lock:
-                self.dropped += 1
-            return False
+    def _add(self, increments: Iterable[tuple[str, str, int | float]]) -> None:
+        if self._pid != os.getpid():
+            self._start_flusher()
+        with self._lock:
+            pending = self._pending
+            for key, field, amount in increments:
+                slot = (key, field)
+                pending[slot] = pending.get(slot, 0) + amount
+
+    def _start_flusher(self) -> None:
+        """Once per process (a forked child starts its own, without its parent's buffer)."""
+        with _START_LOCK:
+            if self._pid == os.getpid():
+                return
+            self._lock = threading.Lock()
+            self._flushing = threading.Lock()
+            self._pending = {}
+            self._wake = threading.Event()
+            self._writer = None  # never share a parent's socket
+            self._pid = os.getpid()
+            threading.Thread(target=self._run, name="kestrel-metrics-flush", daemon=True).start()
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while self._pid == pid:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self.flush()
+
+    def close(self) -> None:
+        """Stop this process's flusher (what it holds stays unsent)."""
+        self._pid = -1
+        self._wake.set()
+
+    def flush(self) -> bool:
+        """Send the buffer now; True if it is empty afterwards. Never raises."""
+        with self._flushing:
+            return self._send()
+
+    def _send(self) -> bool:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return True
         try:
             pipe = self.writer().pipeline(transaction=False)
-            for key, field, amount in increments:
+            for (key, field), amount in pending.items():
                 if isinstance(amount, float):
                     pipe.hincrbyfloat(key, field, amount)
                 else:
                     pipe.hincrby(key, field, amount)
             pipe.execute()
-            return True
-        except Exception:  # any failure of the metrics store must stay out of the request
+        except Exception:  # any failure of the metrics store stays out of the product
             with self._lock:
-                self.dropped += 1
-                self._paused_until = time.monotonic() + BACKOFF_SECONDS
-            logger.warning("metrics not recorded: Redis at the metrics URL failed", exc_info=True)
+                for slot, amount in pending.items():
+                    self._pending[slot] = self._pending.get(slot, 0) + amount
+                self.failures += 1
+            if not self.failing:
+                logger.warning("metrics: cannot write to Redis; keeping counts", exc_info=True)
+            self.failing = True
             return False
+        if self.failing:
+            logger.info("metrics: writing to Redis again")
+        self.failing = False
+        return True
+
+    def pending(self) -> int:
+        """How many counters wait in this process's buffer."""
+        with self._lock:
+            return len(self._pending)
 
     def record_request(
         self, *, tenant: str, method: str, status: int, seconds: float, view: str
-    ) -> bool:
+    ) -> None:
         tenant = _label(tenant)
         view = _label(view)
         method = method if method in METHODS else "other"
         status_class = f"{status // 100}xx"
-        return self._write(
+        self._add(
             (
                 (HTTP_REQUESTS, f"{tenant}|{method}|{status_class}", 1),
                 (HTTP_DURATION, f"{tenant}|{_bucket(HTTP_BUCKETS, seconds)}", 1),
@@ -137,10 +199,10 @@ class MetricsStore:
             )
         )
 
-    def record_task(self, *, tenant: str, task: str, state: str, seconds: float) -> bool:
+    def record_task(self, *, tenant: str, task: str, state: str, seconds: float) -> None:
         tenant = _label(tenant)
         task = _label(task)
-        return self._write(
+        self._add(
             (
                 (TASKS, f"{tenant}|{task}|{state}", 1),
                 (TASK_DURATION, f"{tenant}|{task}|{_bucket(TASK_BUCKETS, seconds)}", 1),
@@ -187,8 +249,17 @@ def store() -> MetricsStore:
     url = settings.KESTREL_METRICS_REDIS_URL or settings.CELERY_BROKER_URL
     found = _stores.get(url)
     if found is None:
-        found = _stores.setdefault(url, MetricsStore(url))
+        interval = float(getattr(settings, "KESTREL_METRICS_FLUSH_SECONDS", 1.0))
+        found = _stores.setdefault(url, MetricsStore(url, interval=interval))
     return found
+
+
+@atexit.register
+def flush_all() -> None:
+    """Send what this process still holds (a gunicorn worker or Celery child that exits)."""
+    for each in list(_stores.values()):
+        if each._pid == os.getpid():
+            each.flush()
 
 
 # --- reading at scrape time ---------------------------------------------------------------
@@ -289,15 +360,22 @@ class RedisCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         shared = store()
+        shared.flush()  # this process's own latest counts
         up = GaugeMetricFamily(
             "kestrel_metrics_store_up", "1 if the shared metrics (Redis) could be read."
         )
-        dropped = CounterMetricFamily(
-            "kestrel_metrics_dropped",
-            "Metric writes this process could not record (Redis failing or paused).",
+        failures = CounterMetricFamily(
+            "kestrel_metrics_flush_failures",
+            "Sends of this process's buffered counts to Redis that failed (kept for the next).",
         )
-        dropped.add_metric([], float(shared.dropped))
-        yield dropped
+        failures.add_metric([], float(shared.failures))
+        yield failures
+        pending = GaugeMetricFamily(
+            "kestrel_metrics_pending",
+            "Counters this process holds that Redis does not have yet.",
+        )
+        pending.add_metric([], shared.pending())
+        yield pending
 
         tenants: list[tuple[str, str]] | None
         try:

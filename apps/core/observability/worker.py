@@ -19,7 +19,7 @@ from django.conf import settings
 
 from . import context
 from .logging import ContextFilter, JsonFormatter
-from .metrics import PUBLIC_TENANT, store, task_state
+from .metrics import PUBLIC_TENANT, flush_all, store, task_state
 
 # task id -> (started, the context token to restore). Per process; a prefork child runs one
 # task at a time, a thread pool several.
@@ -79,9 +79,17 @@ def structured_handlers(logger: logging.Logger, **kwargs: Any) -> None:
             handler.setFormatter(JsonFormatter())
 
 
+def _flush_on_exit(**kwargs: Any) -> None:
+    flush_all()
+
+
 def connect() -> None:
     signals.task_prerun.connect(task_started, dispatch_uid="kestrel_observability_prerun")
     signals.task_postrun.connect(task_finished, dispatch_uid="kestrel_observability_postrun")
+    # A pool child that exits (max tasks per child, shutdown) sends what it still holds.
+    signals.worker_process_shutdown.connect(
+        _flush_on_exit, dispatch_uid="kestrel_observability_child_exit"
+    )
     signals.after_setup_logger.connect(
         structured_handlers, dispatch_uid="kestrel_observability_logger"
     )
