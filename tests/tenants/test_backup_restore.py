@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -74,15 +75,15 @@ class Made:
 
 
 def seed_like_demo(tenant: Tenant) -> str:
-    """The demo organisation's data (seed_demo's own seeders) in `tenant`, plus an API key
-    whose secret is returned."""
+    """The demo organisation's data (seed_demo's own seeders, less the year of sales history,
+    which takes a minute and adds rows only to tables the others fill too) in `tenant`, plus
+    an API key whose secret is returned."""
     from apps.accounts.models import User
     from apps.accounts.services import user_set_role
     from apps.activities.demo import seed_activities
     from apps.apikeys.services import api_key_create
     from apps.contacts.demo import seed_contacts
     from apps.deals.demo import seed_deals
-    from apps.deals.demo_history import seed_sales_history
     from apps.imports.demo import seed_imports
     from apps.leads.demo import seed_leads
     from apps.notifications.demo import seed_notifications
@@ -90,7 +91,8 @@ def seed_like_demo(tenant: Tenant) -> str:
     from apps.reports.demo import seed as seed_subscriptions
     from tenants.management.commands import seed_demo
 
-    with schema_context(tenant.schema_name), quiet():
+    # One transaction: committed once, at the end.
+    with schema_context(tenant.schema_name), quiet(), transaction.atomic():
         for full_name, email, role in seed_demo.TEAM:
             user = User.objects.create(email=email, full_name=full_name)
             user.set_password(DEMO_PASSWORD)
@@ -101,7 +103,6 @@ def seed_like_demo(tenant: Tenant) -> str:
         seed_deals()
         seed_leads()
         seed_activities()
-        seed_sales_history()
         seed_notifications()
         seed_imports()
         seed_demo._seed_exchange_rates()
@@ -132,13 +133,22 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def committed(django_db_setup: None, django_db_blocker: Any, storage: Path) -> Iterator[Made]:
+    from apps.accounts.models import User
+
     made = Made()
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
+        # What these tests commit to the public schema must not outlive them: other tests
+        # read the audit log and the operators.
+        last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
         try:
             yield made
         finally:
             made.delete_all()
+            connection.set_schema_to_public()
+            AuditEvent.objects.filter(id__gt=last_event or 0).delete()
+            # Operators have nothing of the tenant apps (whose tables public lacks) to cascade to.
+            User.objects.filter(email__endswith="@backup.test")._raw_delete("default")
 
 
 @pytest.fixture
@@ -566,57 +576,85 @@ def test_an_archive_from_a_newer_version_is_refused(
     nothing_made(slug)
 
 
-def test_an_archive_missing_a_migration_is_migrated_and_undone_if_that_fails(
-    restored: Restored, db_access: Made, tmp_path: Path
-) -> None:
-    """An archive from an older version gets the migrations it lacks once loaded. Here the
-    schema already holds the effect of the migration its records lack, so migrating fails:
-    the organisation is removed again, nothing is left."""
-    manifest = json.loads(_member(restored.archive, "manifest.json"))
-    app, name = "contacts", manifest["migrations"]["contacts"]
-    assert backup.migrations_to_apply(manifest) == []
+def older_archive(source: Path, target: Path, app: str, name: str, drop: bytes = b"") -> Path:
+    """`source` as a version of Kestrel without migration `app`.`name` would have written it:
+    no record of that migration, and no SQL line holding `drop` (what it made). The manifest
+    is made to agree."""
 
     def forget(member: str, data: bytes) -> bytes:
         if member == "manifest.json":
             found = json.loads(data)
             found["applied_migrations"].remove([app, name])
+            found["tables"]["django_migrations"] -= 1
             return json.dumps(found).encode()
         if member == "schema.sql":
             lines = data.split(b"\n")
-            kept = [
-                line
-                for line in lines
-                if b"\t" + app.encode() + b"\t" + name.encode() + b"\t" not in line
-            ]
-            assert len(kept) == len(lines) - 1
+            record = b"\t" + app.encode() + b"\t" + name.encode() + b"\t"
+            kept = [line for line in lines if record not in line and not (drop and drop in line)]
+            assert len(kept) == len(lines) - 1 - bool(drop)
             return b"\n".join(kept)
         return data
 
-    older = tmp_path / "older.tar.gz"
-    rewrite_archive(restored.archive, older, forget)
-    dump = _member(older, "schema.sql")
-    fixed = tmp_path / "older-agreeing.tar.gz"
-    tables = json.loads(_member(older, "manifest.json"))["tables"]
-    tables["django_migrations"] -= 1
+    middle = target.with_suffix(".middle")
+    rewrite_archive(source, middle, forget)
+    dump = _member(middle, "schema.sql")
     rewrite_archive(
-        older,
-        fixed,
+        middle,
+        target,
         lambda member, data: (
             with_manifest(
-                data,
-                dump={"name": "schema.sql", "bytes": len(dump), "sha256": _sha(dump)},
-                tables=tables,
+                data, dump={"name": "schema.sql", "bytes": len(dump), "sha256": _sha(dump)}
             )
             if member == "manifest.json"
             else data
         ),
     )
-    assert backup.migrations_to_apply(json.loads(_member(fixed, "manifest.json"))) == [
-        f"{app}.{name}"
+    return target
+
+
+def test_an_archive_from_an_older_version_is_migrated_after_loading(
+    restored: Restored, db_access: Made, tmp_path: Path
+) -> None:
+    assert backup.migrations_to_apply(json.loads(_member(restored.archive, "manifest.json"))) == []
+    older = older_archive(
+        restored.archive,
+        tmp_path / "older.tar.gz",
+        "activities",
+        "0006_report_covering_indexes",
+        drop=b"CREATE INDEX activity_when_cover ",
+    )
+    assert backup.migrations_to_apply(json.loads(_member(older, "manifest.json"))) == [
+        "activities.0006_report_covering_indexes"
     ]
     slug = db_access.slug("older")
+    result = backup.restore_tenant(older, slug)
+    schema = result.tenant.schema_name
+    assert result.migrated == ["activities.0006_report_covering_indexes"]
+    assert schemas.applied_migrations(schema) == schemas.applied_migrations(
+        restored.source.schema_name
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [f"{schema}.activity_when_cover"])
+        assert cursor.fetchone()[0] is not None
+    assert rows(schema, "activities_activity") == rows(
+        restored.source.schema_name, "activities_activity"
+    )
+
+
+def test_an_archive_that_cannot_be_migrated_is_removed_again(
+    restored: Restored, db_access: Made, tmp_path: Path
+) -> None:
+    """The archive lacks a migration's record but holds what it made: migrating fails, and
+    the organisation just restored is removed again; nothing is left."""
+    manifest = json.loads(_member(restored.archive, "manifest.json"))
+    name = manifest["migrations"]["contacts"]
+    broken = older_archive(restored.archive, tmp_path / "broken.tar.gz", "contacts", name)
+    assert backup.migrations_to_apply(json.loads(_member(broken, "manifest.json"))) == [
+        f"contacts.{name}"
+    ]
+    slug = db_access.slug("unmigratable")
     with pytest.raises(backup.BackupError, match="could not be migrated"):
-        backup.restore_tenant(fixed, slug)
+        backup.restore_tenant(broken, slug)
     nothing_made(slug)
 
 
