@@ -35,7 +35,6 @@ import logging
 import re
 import shlex
 import weakref
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -52,15 +51,16 @@ logger = logging.getLogger("kestrel.tenants")
 IDLE = pq.TransactionStatus.IDLE
 INERROR = pq.TransactionStatus.INERROR
 
-# Transaction control sent as SQL: after the first four kinds the transaction that carried
-# the setting is over (or, for ROLLBACK TO SAVEPOINT, may have lost it); SAVEPOINT and
-# RELEASE keep it. None of them needs the setting itself.
+# Transaction control sent as SQL: after BEGIN ... ABORT the transaction that carried the
+# setting is over (or, for ROLLBACK TO SAVEPOINT, may have lost it); SAVEPOINT and RELEASE
+# keep it. None of them needs the setting itself.
 _TRANSACTION_CONTROL = re.compile(
     r"\s*(?:(?P<ends>BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)|SAVEPOINT|RELEASE)\b",
     re.IGNORECASE,
 )
 # Statements PostgreSQL refuses inside a transaction block, implicit ones included: they are
-# sent as they are (none of them looks up a table through the search path).
+# sent as they are, without the organisation's schema, so they must name their tables with
+# the schema (such maintenance belongs on a direct connection anyway).
 _NO_TRANSACTION_BLOCK = re.compile(
     r"\s*(?:VACUUM|(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)|ALTER\s+SYSTEM|DISCARD|"
     r"(?:CREATE|DROP)\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY|REINDEX\b.*\bCONCURRENTLY|"
@@ -179,7 +179,7 @@ class _ScopedCursorMixin:
             super().execute(scope_sql, prepare=False)  # type: ignore[misc]
             return super().execute(query, params, prepare=prepare, binary=binary)  # type: ignore[misc]
 
-    @contextmanager
+    @contextlib.contextmanager
     def copy(self, statement: Any, params: Any = None, *, writer: Any = None) -> Iterator[Any]:
         """COPY cannot share a query string: the search path is set first, in a transaction
         of its own around the COPY in autocommit mode."""
@@ -276,6 +276,8 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         key = (self.schema_name, self.include_public_schema)
         cached = self._scope_sql.get(key)
         if cached is None:
+            if len(self._scope_sql) >= 1000:  # a worker going through every organisation
+                self._scope_sql.clear()
             path = ", ".join(quote_schema_name(s) for s in self._get_cursor_search_paths())
             calls = [f"pg_catalog.set_config('search_path', {_literal(path)}, true)"]
             calls += [

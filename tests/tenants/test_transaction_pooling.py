@@ -497,3 +497,22 @@ def test_requests_of_two_organisations_through_the_pooler(
         # Each owner finds their own contact despite the typo, never the other's.
         assert search_seen["found"] == (search_seen["who"] == search_seen["searched"])
     assert seen["left"] == 0
+
+
+def test_the_per_transaction_statement_is_built_once_per_schema(
+    alias: Alias, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    a = alias("pooled_a")
+    a.set_tenant(tenant_a)
+    path, statement = a.scope_sql()
+    assert path == f'"{tenant_a.schema_name}", "public"'
+    assert statement == (
+        f"SELECT pg_catalog.set_config('search_path', '{path}', true), "
+        "pg_catalog.set_config('pg_trgm.word_similarity_threshold', '0.3', true); "
+    )
+    assert a.scope_sql() is a.scope_sql()
+    # A worker going through thousands of organisations does not keep them all.
+    a._scope_sql.update({(f"t_{i}", True): ("", "") for i in range(1000)})
+    a.set_tenant(tenant_b)
+    assert a.scope_sql()[0] == f'"{tenant_b.schema_name}", "public"'
+    assert len(a._scope_sql) == 1
