@@ -38,6 +38,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -130,8 +131,11 @@ def main() -> None:
     with schema_context(tenant.schema_name):
         ids = list(Contact.objects.values_list("pk", flat=True)[:CONTACTS])
     settings_dict = connections["default"].settings_dict
+    login = quote(settings_dict["USER"], safe="")
+    if settings_dict["PASSWORD"]:
+        login += ":" + quote(settings_dict["PASSWORD"], safe="")
     direct_url = (
-        f"postgresql://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
+        f"postgresql://{login}@{settings_dict['HOST'] or '127.0.0.1'}:"
         f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
     )
     bouncer = PgBouncer(
@@ -139,6 +143,7 @@ def main() -> None:
         server_host=settings_dict["HOST"] or "127.0.0.1",
         server_port=int(settings_dict["PORT"] or 5432),
         user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"] or "",
         pool_size=2,
     ).start()
     try:

@@ -53,12 +53,14 @@ class PgBouncer:
         server_host: str = "127.0.0.1",
         server_port: int = 5432,
         user: str = "postgres",
+        password: str = "",
         pool_size: int = 1,
     ) -> None:
         self.dbname = dbname
         self.server_host = server_host
         self.server_port = server_port
         self.user = user
+        self.password = password
         self.pool_size = pool_size
         self.host = "127.0.0.1"
         self.port = 0
@@ -72,13 +74,16 @@ class PgBouncer:
     def _write_config(self) -> Path:
         self.port = _free_port()
         userlist = self.directory / "userlist.txt"
-        userlist.write_text(f'"{self.user}" ""\n')
+        userlist.write_text(f'"{self.user}" ""\n')  # clients are trusted (loopback)
+        server = f"host={self.server_host} port={self.server_port}"
+        if self.password:  # what PgBouncer logs in to PostgreSQL with
+            server += f" user={self.user} password={self.password}"
         ini = self.directory / "pgbouncer.ini"
         ini.write_text(
             "\n".join(
                 [
                     "[databases]",
-                    f"* = host={self.server_host} port={self.server_port}",
+                    f"* = {server}",
                     "[pgbouncer]",
                     f"listen_addr = {self.host}",
                     f"listen_port = {self.port}",

@@ -50,8 +50,14 @@ def pgbouncer(django_db_setup: None) -> Iterator[bouncer_process.PgBouncer]:
             f"PGBOUNCER TESTS DID NOT RUN: {bouncer_process.BINARY} is missing "
             "(apt-get install pgbouncer; CI installs it)"
         )
-    dbname = connections["default"].settings_dict["NAME"]
-    bouncer = bouncer_process.PgBouncer(dbname).start()
+    direct = connections["default"].settings_dict  # the test database pytest-django made
+    bouncer = bouncer_process.PgBouncer(
+        direct["NAME"],
+        server_host=direct["HOST"] or "127.0.0.1",
+        server_port=int(direct["PORT"] or 5432),
+        user=direct["USER"] or "postgres",
+        password=direct["PASSWORD"] or "",
+    ).start()
     try:
         yield bouncer
     finally:
