@@ -155,3 +155,20 @@ print(json.dumps({{"status": response.status_code, "id": response["X-Request-ID"
     assert access["tenant"] == tenant_a.schema_name
     assert access["user"]
     assert access["message"].startswith("GET / 200 ")
+
+
+def test_interleaved_requests_of_two_organisations_keep_their_own_lines(
+    db: None, tenant_a: Tenant, tenant_b: Tenant, json_logs: LogCapture, metrics_store: object
+) -> None:
+    a, b = tenant_client(tenant_a), tenant_client(tenant_b)
+    ids = []
+    for client in (a, b, a, b):
+        ids.append(client.get("/accounts/login/")["X-Request-ID"])
+    lines = json_logs.access()
+    assert [line["request_id"] for line in lines] == ids
+    assert [line["tenant"] for line in lines] == [
+        tenant_a.schema_name,
+        tenant_b.schema_name,
+        tenant_a.schema_name,
+        tenant_b.schema_name,
+    ]
