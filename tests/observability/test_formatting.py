@@ -119,3 +119,14 @@ def test_sentry_events_from_tasks_are_tagged_and_scrubbed() -> None:
     assert event["request"] == {"headers": {"Accept": "*/*"}}
     # Outside any request or task: untouched apart from the scrubbing.
     assert sentry.before_send({"message": "m"}, {}) == {"message": "m"}
+
+
+def test_a_batch_redis_refuses_is_not_sent_again(metrics_store: MetricsStore) -> None:
+    reader = redis.Redis.from_url(metrics_store.url, decode_responses=True)
+    reader.set(TASKS, "not a hash")
+    try:
+        metrics_store.record_task(tenant="t_x", task="x.y", state="failed", seconds=0.1)
+        assert metrics_store.flush() is False
+        assert metrics_store.pending() == 0
+    finally:
+        reader.delete(TASKS)

@@ -163,6 +163,13 @@ class MetricsStore:
                 else:
                     pipe.hincrby(key, field, amount)
             pipe.execute()
+        except redis.ResponseError:
+            # Redis answered but refused a command (e.g. a key of another type): the batch
+            # was applied except for that, so it is not sent again.
+            with self._lock:
+                self.failures += 1
+            logger.warning("metrics: Redis refused a metrics write", exc_info=True)
+            return False
         except Exception:  # any failure of the metrics store stays out of the product
             with self._lock:
                 for slot, amount in pending.items():
