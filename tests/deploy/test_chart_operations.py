@@ -172,23 +172,25 @@ def test_a_dedicated_pool_can_autoscale_alone(tmp_path: Path) -> None:
     assert docs["pdb.yaml"] == []
 
 
-def test_pgbouncer_carries_web_workers_and_beat_but_not_migrations(tmp_path: Path) -> None:
+def test_pgbouncer_carries_web_but_not_migrations_workers_or_beat(tmp_path: Path) -> None:
     docs, _ = _render(tmp_path, VALUE_SETS["pgbouncer"])
     secret_name = "test-release-kestrel"
-    pooled = [
-        *_by_name(docs["web.yaml"]).values(),
+    (web,) = _by_name(docs["web.yaml"]).values()
+    container = _container(web)
+    assert _secret_key(container, "DATABASE_URL") == (secret_name, "PGBOUNCER_DATABASE_URL")
+    assert _env(container)[POOLING_ENV]["value"] == "true"
+    # Tasks hold session-level advisory locks, and migrations run long DDL transactions: they
+    # connect straight to PostgreSQL.
+    direct = [
         *_by_name(docs["worker.yaml"]).values(),
         *docs["beat.yaml"],
+        *docs["migrate-job.yaml"],
     ]
-    assert len(pooled) == 3
-    for deployment in pooled:
+    assert len(direct) == 3
+    for deployment in direct:
         container = _container(deployment)
-        assert _secret_key(container, "DATABASE_URL") == (secret_name, "PGBOUNCER_DATABASE_URL")
-        assert _env(container)[POOLING_ENV]["value"] == "true"
-    (job,) = docs["migrate-job.yaml"]
-    migrate = _container(job)
-    assert _secret_key(migrate, "DATABASE_URL") == (secret_name, "DATABASE_URL")
-    assert POOLING_ENV not in _env(migrate)
+        assert _secret_key(container, "DATABASE_URL") == (secret_name, "DATABASE_URL")
+        assert POOLING_ENV not in _env(container)
 
     # The bouncer: transaction pooling, upstream credentials from the Secret's direct URL.
     bouncer = _by_name(docs["pgbouncer.yaml"])["pgbouncer"]

@@ -26,7 +26,9 @@ app.kubernetes.io/component: {{ .component }}
 {{/* The environment every container gets: exactly the names the settings read.
      Called with (dict "root" $ "config" <ConfigMap name> "direct" <bool>). With
      pgbouncer.enabled, containers connect through the bouncer (PGBOUNCER_DATABASE_URL, with
-     transaction pooling on) unless `direct` (the migration job: DDL, long transactions). */}}
+     transaction pooling on) unless `direct`: the migration job (DDL, long transactions), and
+     workers and beat, whose tasks hold session-level advisory locks (an import or a data
+     export runs once; one warm-pool refill at a time) that a transaction pooler cannot keep. */}}
 {{- define "kestrel.env" -}}
 {{- $root := .root -}}
 {{- $secret := include "kestrel.secretName" $root -}}
@@ -178,7 +180,7 @@ spec:
           command: {{ toJson $pool.command }}
           args: {{ toJson (list "--tenant-queues" $pool.tenantQueues "-Q" $pool.queues "--concurrency" (toString $pool.concurrency)) }}
           env:
-            {{- include "kestrel.env" (dict "root" $root "config" (include "kestrel.fullname" $root)) | nindent 12 }}
+            {{- include "kestrel.env" (dict "root" $root "config" (include "kestrel.fullname" $root) "direct" true) | nindent 12 }}
             {{- include "kestrel.mediaEnv" $root | nindent 12 }}
             {{- with $root.Values.extraEnv }}
             {{- toYaml . | nindent 12 }}
