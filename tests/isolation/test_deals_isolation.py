@@ -88,14 +88,6 @@ def test_api_web_and_board_of_another_tenant_refuse_every_id(
         f"/api/v1/stages/{stage.pk}/", {"name": "Mine"}, content_type=JSON
     )
     assert renamed.status_code == 404
-    # B's own deal cannot be moved into A's stage (it does not exist in B's schema).
-    own = owner_client_b.post("/api/v1/deals/", {"title": "Beta own"}, content_type=JSON).json()
-    into = owner_client_b.post(
-        f"/api/v1/deals/{own['id']}/move/", {"stage": won.pk}, content_type=JSON
-    )
-    assert into.status_code in (200, 400)
-    if into.status_code == 200:  # the same id is one of B's own stages
-        assert into.json()["pipeline"] != pipeline.pk or into.json()["stage"] != won.pk
     # Web pages and the board.
     assert owner_client_b.get(f"/deals/{deal.pk}/").status_code == 404
     assert owner_client_b.post(f"/deals/{deal.pk}/move/", {"stage": won.pk}).status_code == 404
@@ -107,6 +99,15 @@ def test_api_web_and_board_of_another_tenant_refuse_every_id(
     settings_page = owner_client_b.get("/settings/pipelines/").content.decode()
     assert "Alpha secret pipeline" not in settings_page and "Alpha-only reason" not in settings_page
     assert "Alpha" not in owner_client_b.get("/deals/?q=alpha").content.decode().split("<main")[1]
+    # (after the id checks above: B's own new deal may take the same id as A's)
+    # B's own deal cannot be moved into A's stage (it does not exist in B's schema).
+    own = owner_client_b.post("/api/v1/deals/", {"title": "Beta own"}, content_type=JSON).json()
+    into = owner_client_b.post(
+        f"/api/v1/deals/{own['id']}/move/", {"stage": won.pk}, content_type=JSON
+    )
+    assert into.status_code in (200, 400)
+    if into.status_code == 200:  # the same id is one of B's own stages
+        assert into.json()["pipeline"] != pipeline.pk or into.json()["stage"] != won.pk
     # A's session does not open B's host.
     b_host = owner_client_b.defaults["HTTP_HOST"]
     assert owner_client_a.get("/deals/board/", HTTP_HOST=b_host).status_code in (302, 403)
