@@ -190,3 +190,28 @@ def test_redis_patterns_match_exactly_one_organisation() -> None:
     # The separator after the schema keeps t_acme from matching t_acme_2's keys.
     assert all("t_acme:" in p or "t_acme::" in p for p in found)
     assert cachekeys._glob("a*b?[c]") == "a\\*b\\?\\[c\\]"
+
+
+def test_a_loaded_schema_still_tied_to_the_old_one_is_refused() -> None:
+    """The check after loading: an object of the new schema that depends on one of the old
+    schema (a reference the rename missed) stops the restore."""
+    from tenants.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE SCHEMA t_edge_old; CREATE SCHEMA t_edge_new; "
+            "CREATE TABLE t_edge_old.parent (id int PRIMARY KEY); "
+            "CREATE TABLE t_edge_new.parent (id int PRIMARY KEY); "
+            "CREATE TABLE t_edge_new.child (id int PRIMARY KEY, "
+            "parent_id int REFERENCES t_edge_old.parent (id))"
+        )
+    tables = {"parent": 0, "child": 0}
+    with pytest.raises(backup.BackupError, match="still refers to the schema t_edge_old"):
+        backup.verify_loaded(old="t_edge_old", new="t_edge_new", manifest={"tables": tables})
+    with pytest.raises(backup.BackupError, match=r"missing tables: \['other'\]"):
+        backup.verify_loaded(
+            old="t_edge_old", new="t_edge_new", manifest={"tables": {**tables, "other": 1}}
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE t_edge_new.child DROP CONSTRAINT child_parent_id_fkey")
+    backup.verify_loaded(old="t_edge_old", new="t_edge_new", manifest={"tables": tables})
