@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 
 from . import cachekeys, jobs, queues, schemas
 from .audit import audit_record
@@ -58,8 +58,10 @@ def tenant_delete(
     KESTREL_BACKUP_ON_DELETE is off); if it cannot be written, nothing is deleted. Returns the
     final backup's path.
 
-    Then, in one transaction: its domains, its Tenant row, its schema and its scheduled jobs;
-    once committed: its queued messages, its uploaded files and its keys in Redis."""
+    All in one transaction that first blocks writes to its tables (EXCLUSIVE locks: pg_dump's
+    reads still pass): the final backup, then its domains, its Tenant row, its schema and its
+    scheduled jobs; once committed: its queued messages, its uploaded files and its keys in
+    Redis."""
     if confirmation.strip() != tenant.slug:
         raise ValidationError(
             f'Type the organisation\'s address "{tenant.slug}" exactly to confirm deletion.',
@@ -67,18 +69,21 @@ def tenant_delete(
         )
     schema_name, slug = tenant.schema_name, tenant.slug
     final_backup: Path | None = None
-    if settings.KESTREL_BACKUP_ON_DELETE:
-        from .backup import BackupError, backup_tenant
-
-        try:
-            final_backup = backup_tenant(tenant).path
-        except BackupError as exc:
-            raise ValidationError(
-                f"{tenant.name} was not deleted: its final backup could not be written "
-                f"({exc}). Nothing was removed.",
-                code="backup_failed",
-            ) from exc
     with transaction.atomic():
+        # From here on nobody writes to the organisation (reads go on), so the final backup
+        # holds everything that is then removed.
+        _block_writes(schema_name, tenant_name=tenant.name)
+        if settings.KESTREL_BACKUP_ON_DELETE:
+            from .backup import BackupError, backup_tenant
+
+            try:
+                final_backup = backup_tenant(tenant).path
+            except BackupError as exc:
+                raise ValidationError(
+                    f"{tenant.name} was not deleted: its final backup could not be written "
+                    f"({exc}). Nothing was removed.",
+                    code="backup_failed",
+                ) from exc
         tenant.domains.all().delete()
         Tenant.objects.filter(pk=tenant.pk).delete()
         schemas.drop_schema(schema_name)
@@ -101,3 +106,27 @@ def tenant_delete(
             ip_address=ip_address,
         )
     return final_backup
+
+
+# How long deletion waits for transactions still writing to the organisation.
+DELETE_LOCK_TIMEOUT = "60s"
+
+
+def _block_writes(schema_name: str, *, tenant_name: str) -> None:
+    """Lock every table of the schema against writes until the transaction ends."""
+    from .backup import schema_tables
+
+    with connection.cursor() as cursor:
+        tables = schema_tables(cursor, schema_name)
+        if not tables:
+            return
+        cursor.execute(f"SET LOCAL lock_timeout = '{DELETE_LOCK_TIMEOUT}'")
+        names = ", ".join(f"{schemas.quote(schema_name)}.{schemas.quote(t)}" for t in tables)
+        try:
+            cursor.execute(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
+        except OperationalError as exc:
+            raise ValidationError(
+                f"{tenant_name} was not deleted: it is busy (a long transaction is writing to "
+                f"it). Nothing was removed; try again.",
+                code="busy",
+            ) from exc

@@ -864,3 +864,26 @@ def test_delete_tenant_command(db_access: Made, tmp_path: Path) -> None:
     assert final.parent == tmp_path and final.name.startswith(tenant.slug)
     assert not schemas.exists(tenant.schema_name)
     assert not Tenant.objects.filter(slug=tenant.slug).exists()
+
+
+def test_deletion_waits_for_writers_and_gives_up_with_nothing_removed(
+    db_access: Made, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deletion blocks writes before its final backup, so the backup holds everything that is
+    removed. A transaction still writing to the organisation makes it wait; past the lock
+    timeout it gives up, having removed nothing."""
+    tenant = busy_organisation(db_access, "writing")
+    before = leftovers(tenant.schema_name)
+    monkeypatch.setattr(services, "DELETE_LOCK_TIMEOUT", "300ms")
+    writer = backup._connect()
+    try:
+        writer.execute(
+            f"UPDATE {q(tenant.schema_name)}.contacts_contact SET notes = 'still writing'"
+        )
+        with pytest.raises(ValidationError, match="is busy"):
+            services.tenant_delete(tenant=tenant, confirmation=tenant.slug, actor="test")
+    finally:
+        writer.rollback()
+        writer.close()
+    connection.set_schema_to_public()
+    assert leftovers(tenant.schema_name) == before
