@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -403,6 +404,18 @@ def test_the_proxy_tells_django_the_scheme_it_was_reached_by(served: Served, pro
     status, proxied, _ = get(proxy.port, "/accounts/login/", host, forged)
     assert status == 200
     assert "strict-transport-security" not in proxied
+
+
+def test_the_proxy_gives_every_request_an_id_of_its_own(proxy: Proxy) -> None:
+    """Kestrel's log lines and its X-Request-ID answer carry the proxy's id; one a client
+    sends is replaced, so it cannot pose as another request's."""
+    host = f"{ALPHA.slug}.{BASE_DOMAIN}"
+    ids = set()
+    for _ in range(2):
+        status, headers, _ = get(proxy.port, "/accounts/login/", host, {"X-Request-ID": "forged"})
+        assert status == 200
+        ids.add(str(uuid.UUID(headers["x-request-id"])))
+    assert len(ids) == 2
 
 
 def test_certificates_are_asked_for_known_organisations_only(proxy: Proxy) -> None:
