@@ -349,6 +349,10 @@ def test_the_restored_organisation_is_served_at_its_own_address(
     slug = restored.restored.slug
     assert Domain.objects.get(tenant=restored.restored).domain == f"{slug}.localhost"
     assert AuditEvent.objects.filter(action="tenant.restored", tenant_slug=slug).exists()
+    # Workers pick its queues up on their next refresh.
+    from tenants import queues
+
+    assert set(queues.tenant_queues(restored.restored.schema_name)) <= queues.wanted_queues()
     browser = Client(HTTP_HOST=f"{slug}.localhost")
     signed_in = browser.post("/accounts/login/", {"username": OWNER, "password": DEMO_PASSWORD})
     assert signed_in.status_code == 302
@@ -691,18 +695,21 @@ def test_a_backup_that_cannot_be_written_leaves_nothing(
         )
     out = tmp_path / "out"
     out.mkdir()
-    err = io.StringIO()
+    printed = io.StringIO()
     call_command(
         "backup_tenant",
         restored.source.slug,
         "--output",
         str(out),
-        stdout=io.StringIO(),
-        stderr=err,
+        stdout=printed,
+        stderr=io.StringIO(),
     )
     written = list(out.iterdir())
     assert len(written) == 1 and written[0].name.startswith(restored.source.slug)
-    assert "schema dumped" in err.getvalue() and "Wrote" in err.getvalue()
+    progress = printed.getvalue().splitlines()
+    assert any("schema dumped" in line for line in progress)
+    assert any(line.startswith("Wrote") for line in progress)
+    assert progress[-1] == str(written[0])
 
 
 # --- deletion -------------------------------------------------------------------------------
@@ -809,8 +816,11 @@ def test_deletion_keeps_a_final_backup_then_removes_everything(
     assert final.parent == Path(settings.KESTREL_BACKUP_DIR) and final.exists()
     # The final backup brings the organisation back, under a new address.
     again = db_access.slug("undeleted")
-    call_command("restore_tenant", final.name, again, stdout=io.StringIO(), stderr=io.StringIO())
+    printed = io.StringIO()
+    call_command("restore_tenant", final.name, again, "--name", "Brought back", stdout=printed)
+    assert printed.getvalue().splitlines()[-1] == f"http://{again}.localhost:8000/"
     back = Tenant.objects.get(slug=again)
+    assert back.name == "Brought back"
     from apps.contacts.models import Contact
 
     with schema_context(back.schema_name):
@@ -860,7 +870,7 @@ def test_delete_tenant_command(db_access: Made, tmp_path: Path) -> None:
         call_command(
             "delete_tenant", tenant.slug, "--confirm", tenant.slug, stdout=out, stderr=io.StringIO()
         )
-    final = Path(out.getvalue().strip())
+    final = Path(out.getvalue().strip().splitlines()[-1])
     assert final.parent == tmp_path and final.name.startswith(tenant.slug)
     assert not schemas.exists(tenant.schema_name)
     assert not Tenant.objects.filter(slug=tenant.slug).exists()

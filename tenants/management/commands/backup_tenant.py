@@ -15,7 +15,8 @@ from tenants.models import Tenant
 class Command(BaseCommand):
     help = (
         "Write one organisation's backup archive (pg_dump of its schema, its uploaded files "
-        "and a manifest) to KESTREL_BACKUP_DIR, or to --output. Prints the path on the last line."
+        "and a manifest) to KESTREL_BACKUP_DIR, or to --output. Prints its progress, and the "
+        "archive's path on the last line."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,7 +33,7 @@ class Command(BaseCommand):
             raise CommandError(f'There is no organisation with the address "{slug}".')
         output = Path(options["output"]) if options["output"] else None
         try:
-            result = backup_tenant(tenant, output=output, progress=self.stderr.write)
+            result = backup_tenant(tenant, output=output, progress=self.stdout.write)
         except BackupError as exc:
             raise CommandError(f"Backup of {slug} failed: {exc}") from exc
         self.stdout.write(str(result.path))

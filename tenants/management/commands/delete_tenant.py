@@ -15,7 +15,8 @@ from tenants.models import Tenant
 class Command(BaseCommand):
     help = (
         "Delete an organisation with its schema, files, queues and cached keys, after writing "
-        "its final backup to KESTREL_BACKUP_DIR (nothing is deleted if that fails)."
+        "its final backup to KESTREL_BACKUP_DIR (nothing is deleted if that fails). Prints "
+        "the final backup's path on the last line."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
             raise CommandError(f'There is no organisation with the address "{slug}".')
-        self.stderr.write(f"Deleting {tenant.name} ({slug}); writing its final backup first")
+        self.stdout.write(f"Deleting {tenant.name} ({slug}); writing its final backup first")
         try:
             final = services.tenant_delete(
                 tenant=tenant, confirmation=options["confirm"], actor="cli"
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         if final is not None:
-            self.stderr.write(f"Deleted {slug}; its final backup is {final}")
+            self.stdout.write(f"Deleted {slug}; its final backup is:")
             self.stdout.write(str(final))
         else:
-            self.stderr.write(f"Deleted {slug} (no final backup: KESTREL_BACKUP_ON_DELETE is off)")
+            self.stdout.write(f"Deleted {slug} (no final backup: KESTREL_BACKUP_ON_DELETE is off)")

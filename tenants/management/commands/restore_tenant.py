@@ -30,7 +30,7 @@ class Command(BaseCommand):
                 options["slug"],
                 name=options["name"],
                 actor="cli",
-                progress=self.stderr.write,
+                progress=self.stdout.write,
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
