@@ -827,6 +827,11 @@ def test_deletion_keeps_a_final_backup_then_removes_everything(
         assert Contact.objects.filter(last_name="Hopper").exists()
     assert files(back.schema_name) == {"imports/upload.csv": b"first_name\nGrace\n"}
     assert ScheduledJob.objects.filter(schema_name=back.schema_name, kind="reminders").exists()
+    # Or under its old address, free again: an undone deletion.
+    call_command("restore_tenant", str(final), tenant.slug, stdout=io.StringIO())
+    assert leftovers(schema) == {**before, "queues": [], "keys": []}
+    with schema_context(schema):
+        assert Contact.objects.filter(last_name="Hopper").exists()
 
 
 def test_deletion_is_refused_when_the_final_backup_cannot_be_written(
