@@ -272,10 +272,16 @@ def backup_tenant(
         raise BackupError("The public schema is not an organisation; back up the database.")
     pg_dump, pg_dump_version = checked_pg_dump()
     moment = datetime.now(UTC)
-    if output is None:
-        output = backup_dir() / archive_name(tenant.slug, moment)
-    elif output.is_dir():
-        output = output / archive_name(tenant.slug, moment)
+    if output is None or output.is_dir():
+        folder = backup_dir() if output is None else output
+        output = folder / archive_name(tenant.slug, moment)
+        # Two backups within a second (a manual one, then the final one) keep both.
+        count = 1
+        while output.exists():
+            count += 1
+            output = folder / archive_name(tenant.slug, moment).replace(
+                ".tar.gz", f"-{count}.tar.gz"
+            )
     folder = output.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import tarfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -706,6 +706,18 @@ def test_a_backup_that_cannot_be_written_leaves_nothing(
     )
     written = list(out.iterdir())
     assert len(written) == 1 and written[0].name.startswith(restored.source.slug)
+    # An archive of the same second is never overwritten.
+    later = tmp_path / "later"
+    later.mkdir()
+    now = datetime.now(UTC)
+    earlier = [
+        backup.archive_name(restored.source.slug, now + timedelta(seconds=s)) for s in range(30)
+    ]
+    for name in earlier:
+        (later / name).write_bytes(b"an earlier archive")
+    again = backup.backup_tenant(restored.source, output=later)
+    assert again.path.name.endswith("-2.tar.gz")
+    assert all((later / name).read_bytes() == b"an earlier archive" for name in earlier)
     progress = printed.getvalue().splitlines()
     assert any("schema dumped" in line for line in progress)
     assert any(line.startswith("Wrote") for line in progress)
