@@ -130,3 +130,20 @@ def test_a_batch_redis_refuses_is_not_sent_again(metrics_store: MetricsStore) ->
         assert metrics_store.pending() == 0
     finally:
         reader.delete(TASKS)
+
+
+def test_a_token_in_the_url_of_a_sentry_event_is_redacted() -> None:
+    from django.test import RequestFactory
+    from django.urls import ResolverMatch
+
+    request = RequestFactory().get("/activities/feed/tok-123.ics")
+    request.resolver_match = ResolverMatch(lambda r: None, (), {"token": "tok-123"})
+    token = context.bind(context.Current(request_id="r-1", request=request))
+    try:
+        event = sentry.before_send(
+            {"request": {"url": "https://alpha.example.com/activities/feed/tok-123.ics"}}, {}
+        )
+    finally:
+        context.unbind(token)
+    assert event is not None
+    assert event["request"]["url"] == "https://alpha.example.com/activities/feed/[redacted].ics"

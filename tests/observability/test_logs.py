@@ -172,3 +172,31 @@ def test_interleaved_requests_of_two_organisations_keep_their_own_lines(
         tenant_a.schema_name,
         tenant_b.schema_name,
     ]
+
+
+def test_a_token_in_the_path_never_reaches_the_log(
+    db: None, tenant_a: Tenant, json_logs: LogCapture, metrics_store: object
+) -> None:
+    """A calendar feed's URL is its credential (whoever has it reads the calendar) and an
+    invitation's or a password reset's link likewise: the access line names the page with
+    the token left out."""
+    from apps.activities.services import calendar_feed_create
+
+    with schema_context(tenant_a.schema_name):
+        owner = User.objects.get(email=ALPHA.owner_email)
+        _, token = calendar_feed_create(actor=owner)
+    client = tenant_client(tenant_a)
+    feed = client.get(f"/activities/feed/{token}.ics")
+    assert feed.status_code == 200
+    assert feed["Content-Type"].startswith("text/calendar")
+    invitation = "an-invitation-token-0123456789"
+    client.get(f"/accounts/invitation/{invitation}/")
+
+    lines = json_logs.access()
+    assert [line["path"] for line in lines] == [
+        "/activities/feed/[redacted].ics",
+        "/accounts/invitation/[redacted]/",
+    ]
+    text = json_logs.stream.getvalue()
+    assert token not in text
+    assert invitation not in text

@@ -94,7 +94,11 @@ def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("the view failed")
 
 
-urlpatterns = [path("boom/", boom)]
+def boom_with_token(request: HttpRequest, token: str) -> HttpResponse:
+    raise RuntimeError("the feed failed")
+
+
+urlpatterns = [path("boom/", boom), path("feed/<str:token>/", boom_with_token)]
 
 
 @pytest.fixture
@@ -141,6 +145,33 @@ def test_an_error_in_a_view_reaches_sentry_tagged_and_without_cookies(
     headers = {name.lower() for name in event["request"].get("headers", {})}
     assert "cookie" not in headers and "authorization" not in headers
     assert "user" not in event or "email" not in event["user"]  # no personal data
+
+
+@pytest.mark.django_db
+def test_a_form_posted_and_a_token_in_the_path_are_not_sent(
+    tenant_a: Tenant, sentry_on: Envelopes
+) -> None:
+    """What a person typed (a contact's email, a password) and a credential in the URL (a
+    calendar feed's token) stay out of the event."""
+    with override_settings(ROOT_URLCONF="tests.observability.test_sentry"):
+        client = Client(HTTP_HOST=f"{tenant_a.slug}.localhost", raise_request_exception=False)
+        login(client, tenant_a, ALPHA.owner_email)
+        client.get("/")  # a fresh CSRF cookie is not needed: the view fails first
+        response = client.post(
+            "/feed/feed-token-0123456789/",
+            {"email": "jane.private@example.com", "password": "typed-password"},
+        )
+    assert response.status_code == 500
+    sentry_sdk.flush(timeout=10)
+    assert sentry_on.arrived.wait(10), "no envelope reached the server"
+
+    [event] = sentry_on.events()
+    assert event["exception"]["values"][-1]["value"] == "the feed failed"
+    assert not event.get("request", {}).get("data")  # no body at all
+    raw = b"".join(sentry_on.received)
+    assert b"feed-token-0123456789" not in raw
+    assert b"jane.private@example.com" not in raw
+    assert b"typed-password" not in raw
 
 
 def test_without_a_dsn_the_sdk_is_never_initialised(monkeypatch: pytest.MonkeyPatch) -> None:

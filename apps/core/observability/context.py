@@ -20,6 +20,10 @@ from django.utils.functional import LazyObject, empty
 # id with dots, dashes or colons. Anything longer or with other characters (spaces, quotes,
 # newlines that would forge log lines) is replaced by an id of our own.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# URL parameters that are credentials (a calendar feed's token, an invitation's, a password
+# reset's): whoever reads them in a log line could use them, so they are written as REDACTED.
+SECRET_URL_KWARGS = frozenset({"token"})
+REDACTED = "[redacted]"
 
 
 @dataclass(slots=True)
@@ -49,6 +53,23 @@ class Current:
         if not getattr(user, "is_authenticated", False):
             return None
         return str(user.pk)
+
+    def secrets(self) -> list[str]:
+        return url_secrets(self.request)
+
+
+def url_secrets(request: Any) -> list[str]:
+    """The credentials in the path of `request` (once its URL is resolved)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return []
+    return [str(v) for k, v in match.kwargs.items() if k in SECRET_URL_KWARGS and v]
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 _current: ContextVar[Current | None] = ContextVar("kestrel_observability", default=None)

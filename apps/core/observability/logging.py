@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from .context import current
+from .context import current, redact
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _RECORD_ATTRS = frozenset(
@@ -41,6 +41,9 @@ class ContextFilter(logging.Filter):
             }
             if now.task is not None and not hasattr(record, "task"):
                 record.task = now.task
+            secrets = now.secrets()
+            if secrets:  # e.g. Django's "Not Found: <path>" of a feed URL
+                record.msg, record.args = redact(record.getMessage(), secrets), None
         for key, value in values.items():
             if not hasattr(record, key):
                 setattr(record, key, value)

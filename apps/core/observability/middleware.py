@@ -47,15 +47,16 @@ class RequestObservabilityMiddleware:
         tenant = getattr(request, "tenant", None)
         tenant_label = UNKNOWN_TENANT if tenant is None else str(tenant.schema_name)
         if path not in UNLOGGED_PATHS:
+            shown = context.redact(request.path, context.url_secrets(request))
             access_log.info(
                 "%s %s %s %.1fms",
                 request.method,
-                request.path,
+                shown,
                 response.status_code,
                 seconds * 1000,
                 extra={
                     "http_method": request.method,
-                    "path": request.path,  # never the query string
+                    "path": shown,  # never the query string, nor a token in the path
                     "status": response.status_code,
                     "duration_ms": round(seconds * 1000, 2),
                 },

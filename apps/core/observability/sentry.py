@@ -3,8 +3,8 @@
 Called from the settings (config/settings/base.py), so web processes and Celery workers both
 report. No personal data is sent (`send_default_pii=False`); every event is tagged with the
 organisation (schema) and the request id (a task's id in a worker), and cookies, the
-Authorization and API-key headers, the query string and frames' local variables are left
-out.
+Authorization and API-key headers, the query string, request bodies, a token in the URL
+and frames' local variables are left out.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] |
             tags["task"] = now.task
     request = event.get("request")
     if isinstance(request, dict):
+        secrets = now.secrets() if now is not None else []
+        if secrets and isinstance(request.get("url"), str):
+            request["url"] = context.redact(request["url"], secrets)
         request.pop("cookies", None)
         request.pop("query_string", None)
         headers = request.get("headers")
@@ -56,6 +59,8 @@ def init_sentry(dsn: str, *, environment: str, release: str | None) -> bool:
         environment=environment,
         release=release,
         send_default_pii=False,
+        # A form's fields are what a person typed: their contacts' names, emails, phones.
+        max_request_body_size="never",
         # Frames' local variables would carry organisations' records (and a request's query
         # string) to Sentry; the stack trace itself is enough.
         include_local_variables=False,
