@@ -33,7 +33,6 @@ from apps.records.exporting import (
     _csv_converter,  # the list export's own value formats, so both files read alike
     _Rows,
     csv_cell,
-    csv_field,
 )
 from tenants.db import connection
 
@@ -308,7 +307,8 @@ def _write_csv(archive: zipfile.ZipFile, part: Part, tick: Callable[[int], None]
     header = part.header()
     part.columns = header
     with archive.open(part.name, "w", force_zip64=True) as entry:
-        entry.write((BOM + ",".join(csv_field(h) for h in header) + "\r\n").encode())
+        # Headers are cells too (a custom field's label is anyone's text): neutralised.
+        entry.write((BOM + ",".join(csv_cell(h) for h in header) + "\r\n").encode())
         lines: list[str] = []
         for row in part.rows():
             lines.append(",".join(row))

@@ -152,3 +152,20 @@ def test_uploaded_files_readme_and_manifest(
 def test_refuses_the_public_schema(tmp_path: Path, db: None) -> None:
     with pytest.raises(RuntimeError):
         archive.write_archive(tmp_path / "x.zip")
+
+
+def test_a_custom_fields_label_that_looks_like_a_formula_is_neutralised_in_the_header(
+    in_a: Tenant, owner: User, tmp_path: Path
+) -> None:
+    """Column headers are cells too: a custom field an Admin named like a formula must not
+    run when another Admin opens the export."""
+    from apps.records.services import customfield_create
+
+    customfield_create(
+        actor=owner, entity="contact", label='=HYPERLINK("http://x.example")', type="text"
+    )
+    path = tmp_path / "all.zip"
+    archive.write_archive(path)
+    header = next(csv.reader(io.StringIO(open_zip(path).read("contacts.csv").decode("utf-8-sig"))))
+    assert '\'=HYPERLINK("http://x.example")' in header
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in header)
