@@ -46,6 +46,10 @@ RETRY_DELAY_SECONDS = 60
 # A run that has not reported progress for this long has lost its worker.
 STALE = dt.timedelta(minutes=20)
 PROGRESS_TTL = 24 * 3600
+# A file of the exports' folder that no export names (the half-written `.part` of a run whose
+# worker was killed: a deploy, the hard time limit, out of memory) is removed by the
+# housekeeping once it is older than any run can last (tasks.HARD_LIMIT).
+ORPHAN_AGE = dt.timedelta(hours=2)
 MAX_ERROR = 1000
 TENANT_URLCONF = "config.urls_tenant"
 
@@ -361,4 +365,23 @@ def delete_expired(*, now: dt.datetime | None = None) -> int:
             export.file.delete(save=False)
         export.delete()
         removed += 1
+    _delete_orphans(moment)
+    return removed
+
+
+def _delete_orphans(moment: dt.datetime) -> int:
+    folder = Path(default_storage.path(archive.ARCHIVE_FOLDER))
+    if not folder.is_dir():
+        return 0
+    kept = set(DataExport.objects.exclude(file="").values_list("file", flat=True))
+    cutoff = (moment - ORPHAN_AGE).timestamp()
+    removed = 0
+    for path in folder.iterdir():
+        if f"{archive.ARCHIVE_FOLDER}/{path.name}" in kept or not path.is_file():
+            continue
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        logger.info("removed %s data export files no export names", removed)
     return removed

@@ -233,3 +233,38 @@ def test_an_expired_export_is_not_downloaded(
     answer = admin_client.get(f"/settings/data-export/{export.pk}/download/", follow=True)
     assert b"not available" in answer.content
     assert b"Expired" in answer.content
+
+
+def test_files_no_export_names_are_removed_once_no_run_can_still_write_them(
+    in_a: Tenant, owner: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A worker killed mid-build (a deploy, the hard time limit) leaves its half-written file
+    behind; the housekeeping removes it once it is older than any run lasts."""
+    import os
+    import time
+
+    from django.core.files.storage import default_storage
+
+    from apps.core.tasks import prune_expired
+    from apps.dataexport.tasks import HARD_LIMIT
+
+    assert services.ORPHAN_AGE.total_seconds() > HARD_LIMIT
+    with django_capture_on_commit_callbacks(execute=True):
+        kept = services.export_request(actor=owner)
+    kept.refresh_from_db()
+    folder = Path(default_storage.path("dataexports"))
+    old = time.time() - services.ORPHAN_AGE.total_seconds() - 60
+    orphan = folder / "data-20260101-000000-dead.zip.part"
+    orphan.write_bytes(b"half a zip")
+    os.utime(orphan, (old, old))
+    os.utime(kept.file.path, (old, old))  # an old file an export still names stays
+    recent = folder / "data-20260101-000001-live.zip.part"  # a run may still be writing it
+    recent.write_bytes(b"being written")
+
+    prune_expired()
+
+    assert not orphan.exists()
+    assert recent.exists()
+    assert Path(kept.file.path).exists()
+    kept.refresh_from_db()
+    assert kept.downloadable
