@@ -84,6 +84,10 @@ errorlog = "-"
 loglevel = "info"
 
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# Gunicorn would let a trusted forwarder set SCRIPT_NAME and PATH_INFO by headers of those
+# names; the proxy passes a client's headers on, so that would be any client's to set.
+# Kestrel is served at the root: no header sets the server's environment.
+forwarder_headers = ""
 
 
 def trusted(peer: str, allowed: Iterable[str]) -> bool:

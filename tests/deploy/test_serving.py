@@ -144,6 +144,7 @@ def test_gunicorn_takes_its_size_from_the_environment(
     assert cfg.timeout >= cfg.graceful_timeout > 0
     assert cfg.keepalive > 60  # longer than the proxy's idle keep-alive
     assert cfg.forwarded_allow_ips == ["*"]
+    assert cfg.forwarder_headers == []  # no client header sets SCRIPT_NAME or PATH_INFO
 
 
 def test_gunicorn_defaults_follow_the_cpus() -> None:
@@ -416,6 +417,18 @@ def test_the_proxy_gives_every_request_an_id_of_its_own(proxy: Proxy) -> None:
         assert status == 200
         ids.add(str(uuid.UUID(headers["x-request-id"])))
     assert len(ids) == 2
+
+
+def test_a_client_cannot_set_the_servers_environment_through_the_proxy(proxy: Proxy) -> None:
+    """Gunicorn lets a trusted forwarder set SCRIPT_NAME and PATH_INFO by headers, and it
+    trusts the proxy, which passes a client's headers on: a client's `SCRIPT_NAME: /accounts`
+    must not make /accounts/login/ resolve as /login/ (nor prefix the links it is sent)."""
+    host = f"{ALPHA.slug}.{BASE_DOMAIN}"
+    status, _, page = get(proxy.port, "/accounts/login/", host, {"SCRIPT_NAME": "/accounts"})
+    assert status == 200
+    assert b'action="/accounts/accounts/' not in page
+    status, _, _ = get(proxy.port, "/accounts/login/", host, {"PATH_INFO": "/healthz"})
+    assert status == 200
 
 
 def test_certificates_are_asked_for_known_organisations_only(proxy: Proxy) -> None:
