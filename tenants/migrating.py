@@ -275,9 +275,11 @@ def migrate_schema(
         MigrationRecorder(connection).ensure_schema()
         connection.set_schema(target.schema_name)  # type: ignore[attr-defined]
         command = get_tenant_base_migrate_command_class()(stdout=out, stderr=out)
+        # The command's own defaults for whatever the caller left out (as call_command does).
+        defaults = vars(command.create_parser("manage.py", "migrate").parse_args([]))
         scope = transaction.atomic(using=using) if atomic else contextlib.nullcontext()
         with scope:
-            command.execute(*args, **{**options, "skip_checks": True})
+            command.execute(*args, **{**defaults, **options, "skip_checks": True})
     except BaseException as exc:  # reported with its schema, then stop
         connection.close()
         message = f"{type(exc).__name__}: {exc}".strip()
