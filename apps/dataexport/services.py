@@ -45,6 +45,10 @@ MAX_ATTEMPTS = 2
 RETRY_DELAY_SECONDS = 60
 # A run that has not reported progress for this long has lost its worker.
 STALE = dt.timedelta(minutes=20)
+# An export queued this long after it was asked for (or last tried) lost its task (the
+# broker was down when it was sent, or lost the message): it would block every later one.
+# Longer than a first try may run (tasks.HARD_LIMIT) plus a busy queue's wait.
+QUEUED_STALE = dt.timedelta(hours=3)
 PROGRESS_TTL = 24 * 3600
 # A file of the exports' folder that no export names (the half-written `.part` of a run whose
 # worker was killed: a deploy, the hard time limit, out of memory) is removed by the
@@ -121,11 +125,26 @@ def _stale(export: DataExport, now: dt.datetime) -> bool:
     return now.timestamp() - float(beat) > STALE.total_seconds()
 
 
+def _lost(export: DataExport, now: dt.datetime) -> bool:
+    if export.status != Status.QUEUED:
+        return False
+    since = max(t for t in (export.created_at, export.started_at) if t is not None)
+    return now - since > QUEUED_STALE
+
+
 def fail_stale(*, now: dt.datetime | None = None) -> int:
-    """Show as failed the runs whose worker vanished (no progress for STALE), so they do
-    not block the next export. Returns how many."""
+    """Show as failed the runs whose worker vanished (no progress for STALE) and the
+    exports whose task was lost (queued for QUEUED_STALE), so they do not block the next
+    export. Returns how many."""
     moment = now or timezone.now()
     failed = 0
+    for export in DataExport.objects.filter(status=Status.QUEUED):
+        if _lost(export, moment):
+            failed += DataExport.objects.filter(pk=export.pk, status=Status.QUEUED).update(
+                status=Status.FAILED,
+                finished_at=moment,
+                error="The export never started (its task was lost). Ask for a new one.",
+            )
     for export in DataExport.objects.filter(status=Status.RUNNING):
         if _stale(export, moment):
             failed += DataExport.objects.filter(pk=export.pk, status=Status.RUNNING).update(

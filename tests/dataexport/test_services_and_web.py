@@ -268,3 +268,26 @@ def test_files_no_export_names_are_removed_once_no_run_can_still_write_them(
     assert Path(kept.file.path).exists()
     kept.refresh_from_db()
     assert kept.downloadable
+
+
+def test_an_export_whose_task_was_lost_does_not_block_the_next_for_ever(
+    in_a: Tenant, owner: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The queue lost its message (the broker was down when it was sent, or flushed): the
+    export never starts. After QUEUED_STALE it is shown failed and a new one can be asked."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = DataExport.objects.create(requested_by=owner)  # queued, no task ever sent
+    with pytest.raises(services.ExportInProgress):
+        services.export_request(actor=owner)
+    DataExport.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - services.QUEUED_STALE - timedelta(minutes=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        fresh = services.export_request(actor=owner)
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert lost.status == Status.FAILED and "never started" in lost.error
+    assert fresh.status == Status.DONE
