@@ -147,3 +147,34 @@ def test_a_token_in_the_url_of_a_sentry_event_is_redacted() -> None:
         context.unbind(token)
     assert event is not None
     assert event["request"]["url"] == "https://alpha.example.com/activities/feed/[redacted].ics"
+
+
+def test_celerys_task_lines_carry_no_task_arguments() -> None:
+    """Celery passes a task's arguments along with its "received" and "succeeded" lines (as
+    the `data` extra); they may be personal data (the email a reminder goes to) and never
+    reach a JSON line. The message itself is Celery's own."""
+    from celery.app import trace
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    trace.logger.addHandler(handler)
+    try:
+        trace.info(
+            trace.LOG_SUCCESS,
+            {
+                "id": "t-1",
+                "name": "tenants.tasks.workspace_reminder_send",
+                "return_value": "1",
+                "runtime": 0.25,
+                "args": "()",
+                "kwargs": "{'email': 'someone.private@example.com'}",
+            },
+        )
+    finally:
+        trace.logger.removeHandler(handler)
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["message"].startswith("Task tenants.tasks.workspace_reminder_send[t-1] succeeded")
+    assert line["data"]["runtime"] == 0.25
+    assert "someone.private@example.com" not in stream.getvalue()

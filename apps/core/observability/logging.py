@@ -23,6 +23,9 @@ _RECORD_ATTRS = frozenset(
 # Extras never written: Django's `request` (its repr carries the query string) and values
 # that are ours to place.
 _SKIPPED_EXTRAS = frozenset({"request", "server_time", "request_id", "tenant", "user"})
+# Celery passes its task lines' context as the `data` extra: the task's arguments in it are
+# left out (they may be personal data, e.g. the address an email goes to).
+_TASK_ARGUMENTS = frozenset({"args", "kwargs"})
 
 
 class ContextFilter(logging.Filter):
@@ -77,6 +80,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _RECORD_ATTRS and key not in _SKIPPED_EXTRAS and key not in payload:
+                if key == "data" and isinstance(value, dict):
+                    value = {k: v for k, v in value.items() if k not in _TASK_ARGUMENTS}
                 payload[key] = _jsonable(value)
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
