@@ -299,8 +299,16 @@ def _worker_migrate(job: tuple[Target, tuple[Any, ...], dict[str, Any], bool]) -
 
 
 def default_processes() -> int:
+    """TENANT_MIGRATION_PROCESSES, else one per CPU this process may use, between 2 and 4
+    (a container's CPU quota is invisible here, and each process holds a connection)."""
     configured = int(getattr(settings, "TENANT_MIGRATION_PROCESSES", 0) or 0)
-    return configured if configured > 0 else max(2, os.cpu_count() or 2)
+    if configured > 0:
+        return configured
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 2
+    return min(4, max(2, cpus))
 
 
 def migrate_many(

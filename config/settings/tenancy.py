@@ -71,8 +71,8 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 # How many ready-made schemas the warm pool keeps for instant sign-ups.
 TENANT_WARM_POOL_SIZE = env_int("TENANT_WARM_POOL_SIZE", 3)
 
-# Worker processes `migrate_schemas` migrates organisation schemas with (0: one per CPU, at
-# least 2); `--processes` overrides it for one run. Each holds one database connection.
+# Worker processes `migrate_schemas` migrates organisation schemas with (0: one per CPU,
+# between 2 and 4); `--processes` overrides it for one run. Each holds one database connection.
 TENANT_MIGRATION_PROCESSES = env_int("TENANT_MIGRATION_PROCESSES", 0)
 
 # Seconds a process trusts its host -> tenant table before checking the shared generation

@@ -17,6 +17,7 @@ ran: the test can tell a schema rolled back from one left half-done.
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -248,12 +249,68 @@ def test_check_fails_while_an_organisation_is_behind(organisations: Organisation
 
 
 def test_the_library_executor_still_migrates_every_schema(organisations: Organisations) -> None:
-    tenant = organisations.make("library")
-    unapply_latest(tenant)
+    first, second = organisations.make("library1"), organisations.make("library2")
+    unapply_latest(first)
+    unapply_latest(second)
 
-    run(executor="standard", schema_name=tenant.schema_name, verbosity=0)
+    run(executor="standard", schema_name=first.schema_name, verbosity=0)
+    assert (state(first), state(second)) == ("after", "before")
 
-    assert state(tenant) == "after"
+    run(executor="standard", verbosity=0)
+    assert state(second) == "after"
+
+
+def test_one_schema_by_name(organisations: Organisations) -> None:
+    template = provisioning.template_schema()
+    output = run(schema_name=template)
+    assert "Schemas: 1 up to date, 0 migrated" in output
+
+    with pytest.raises(CommandError, match='Schema "t_nowhere" does not exist'):
+        run(schema_name="t_nowhere")
+
+
+def test_a_worker_runs_migrate_in_one_transaction_and_reuses_model_states(
+    organisations: Organisations,
+) -> None:
+    """What a worker process does, here in the test's own process."""
+    first, second, broken = (organisations.make(f"inproc{i}") for i in range(3))
+    for tenant in (first, second, broken):
+        unapply_latest(tenant)
+    plant_conflict(broken)
+    options = {"verbosity": 1, "interactive": False, "database": "default"}
+
+    with migrating.fast_migrations():
+        outcomes = [
+            migrating.migrate_schema(migrating.Target(t.schema_name, t.slug), (), options, True)
+            for t in (first, second, broken)
+        ]
+        # States are remembered per set of applied migrations, for the next schemas.
+        assert migrating._states and migrating._applies
+    connection.set_schema_to_public()
+
+    assert [outcome.ok for outcome in outcomes] == [True, True, False]
+    assert "Applying activities.0006_report_covering_indexes... OK" in outcomes[1].output
+    assert 'relation "activity_when_cover" already exists' in outcomes[2].error
+    assert [state(t) for t in (first, second, broken)] == ["after", "after", "before"]
+    assert not migrating._states  # nothing outlives the run
+
+
+def test_a_worker_that_dies_fails_the_run_naming_its_schema(
+    organisations: Organisations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = organisations.make("dies")
+
+    def die(*args: Any) -> None:
+        os._exit(3)  # as the kernel's OOM killer would end it
+
+    monkeypatch.setattr(migrating, "migrate_schema", die)
+    report = migrating.migrate_many(
+        [migrating.Target(tenant.schema_name, tenant.slug)], skip_up_to_date=False, processes=1
+    )
+    connection.set_schema_to_public()
+
+    assert [outcome.target.schema_name for outcome in report.failed] == [tenant.schema_name]
+    assert "worker process died" in report.failed[0].error
 
 
 def test_a_squashed_migration_counts_as_applied_when_all_it_replaces_are() -> None:
@@ -266,3 +323,12 @@ def test_a_squashed_migration_counts_as_applied_when_all_it_replaces_are() -> No
     assert expected.missing(frozenset({("a", "0001"), ("a", "0003")})) == [
         ("a", "0001_squashed_0002")
     ]
+
+
+def test_worker_processes_come_from_the_setting_else_the_cpus(
+    settings: Any,
+) -> None:
+    settings.TENANT_MIGRATION_PROCESSES = 3
+    assert migrating.default_processes() == 3
+    settings.TENANT_MIGRATION_PROCESSES = 0
+    assert 2 <= migrating.default_processes() <= 4

@@ -3,7 +3,7 @@ pool, and every organisation, in one command.
 
 Organisation schemas already up to date are skipped after one batched read of their
 migration tables; the rest are migrated in parallel worker processes (`--processes`, setting
-TENANT_MIGRATION_PROCESSES, default one per CPU and at least two), each schema in one
+TENANT_MIGRATION_PROCESSES, default one per CPU, between 2 and 4), each schema in one
 transaction. The first failure stops the run: nothing new starts, what is in flight finishes,
 and the command fails naming the organisation and the error; running it again finishes the
 rest (tenants/migrating.py).
@@ -42,7 +42,7 @@ class Command(MigrateSchemasCommand):
             type=int,
             default=None,
             help="Worker processes migrating organisation schemas in parallel (default: "
-            "setting TENANT_MIGRATION_PROCESSES, else one per CPU, at least 2).",
+            "setting TENANT_MIGRATION_PROCESSES, else one per CPU, between 2 and 4).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
