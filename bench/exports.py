@@ -62,6 +62,10 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
+
+# Organisations made and deleted by a benchmark need no final backup.
+settings.KESTREL_BACKUP_ON_DELETE = False
+
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import models, transaction  # noqa: E402

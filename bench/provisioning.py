@@ -36,6 +36,11 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
+
+# Organisations made and deleted by a benchmark need no final backup.
+settings.KESTREL_BACKUP_ON_DELETE = False
+
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402

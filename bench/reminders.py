@@ -69,8 +69,12 @@ import django  # noqa: E402
 
 django.setup()
 
-import redis  # noqa: E402
 from django.conf import settings  # noqa: E402
+
+# Organisations made and deleted by a benchmark need no final backup.
+settings.KESTREL_BACKUP_ON_DELETE = False
+
+import redis  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import close_old_connections, transaction  # noqa: E402
