@@ -290,6 +290,17 @@ def migrate_schema(
     return Outcome(target, True, time.perf_counter() - started, out.getvalue())
 
 
+def fresh_connections_after_fork() -> None:
+    """A forked worker's first step: new, unopened database wrappers for every alias. The
+    inherited ones may hold the parent's open socket (`connections.close_all()` before the
+    fork reaches only the storage of the caller's thread or context: with an event loop in
+    the parent's thread, e.g. a browser driver's, Django keeps connections per context), and
+    two processes on one socket corrupt both sessions. The inherited wrappers are dropped,
+    never closed: closing would end the parent's session."""
+    for alias in connections:
+        connections[alias] = connections.create_connection(alias)
+
+
 def _worker_migrate(job: tuple[Target, tuple[Any, ...], dict[str, Any], bool]) -> Outcome:
     target, args, options, atomic = job
     return migrate_schema(target, args, options, atomic)
@@ -361,7 +372,11 @@ def report_outcomes(
     in_flight: dict[Future[Outcome], Target] = {}
     done = 0
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=min(processes, total), mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=min(processes, total),
+        mp_context=context,
+        initializer=fresh_connections_after_fork,
+    )
     try:
 
         def hand_out() -> None:

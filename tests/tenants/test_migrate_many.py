@@ -332,3 +332,27 @@ def test_worker_processes_come_from_the_setting_else_the_cpus(
     assert migrating.default_processes() == 3
     settings.TENANT_MIGRATION_PROCESSES = 0
     assert 2 <= migrating.default_processes() <= 4
+
+
+def _backend_pid_in_child(_: int) -> int:
+    return int(fetch("SELECT pg_backend_pid()")[0][0])
+
+
+def test_a_worker_never_shares_the_parents_open_connection(
+    organisations: Organisations,
+) -> None:
+    """The parent's connection is open when the worker is forked (as when Django keeps it in
+    a storage `close_all()` does not reach): the worker opens its own, and the parent's
+    session survives."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    parent_pid = int(fetch("SELECT pg_backend_pid()")[0][0])
+    with ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=migrating.fresh_connections_after_fork,
+    ) as pool:
+        child_pid = pool.submit(_backend_pid_in_child, 0).result()
+    assert child_pid != parent_pid
+    assert int(fetch("SELECT pg_backend_pid()")[0][0]) == parent_pid
