@@ -32,8 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.exports import Tenant, ensure_organisation, memory_mib  # noqa: E402
+from exports import Tenant, ensure_organisation, memory_mib  # noqa: E402
 
 
 def child(variant: str, rows: int) -> None:
