@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -22,6 +21,7 @@ from apps.core.ratelimit import client_ip
 from apps.imports.api.views import ENVELOPE, AnyAccept
 
 from .. import services
+from ..downloads import zip_response
 from ..models import DataExport
 from .serializers import DataExportSerializer
 
@@ -101,12 +101,4 @@ class DataExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             handle = export.file.open("rb")
         except FileNotFoundError:
             raise exceptions.NotFound("This export's file is no longer kept.") from None
-        services.record_download(export=export, actor=request.user, ip_address=client_ip(request))
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=services.file_name(export),
-            content_type="application/zip",
-        )
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return zip_response(export, handle, request)

@@ -4,7 +4,7 @@ download it. Owners and Admins only."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -12,6 +12,7 @@ from apps.accounts.web.decorators import admin_required
 from apps.core.ratelimit import client_ip
 
 from .. import services
+from ..downloads import zip_response
 from ..models import DataExport
 
 # htmx stops polling on this status (see the imports' progress bar).
@@ -85,12 +86,4 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponseBase:
     except FileNotFoundError:
         messages.error(request, "That export's file is gone; ask for a new export.")
         return redirect("dataexport:list")
-    services.record_download(export=export, actor=request.user, ip_address=client_ip(request))
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=services.file_name(export),
-        content_type="application/zip",
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return zip_response(export, handle, request)
