@@ -95,7 +95,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             message = str(first[0] if isinstance(first, list) and first else first)
         response.data = error_body(code, message, field=field, details=detail)
     else:
-        message = str(getattr(exc, "detail", exc))
+        # Django's Http404 / PermissionDenied carry no `detail` (a bare Http404 from a
+        # malformed id is empty); DRF has put its default message in the response.
+        drf_detail = response.data.get("detail") if isinstance(response.data, dict) else None
+        message = str(getattr(exc, "detail", None) or drf_detail or exc)
         if response.status_code == status.HTTP_403_FORBIDDEN and code is ErrorCode.SERVER_ERROR:
             code = ErrorCode.PERMISSION_DENIED
         response.data = error_body(code, message)
