@@ -24,3 +24,39 @@ def test_a_malformed_id_is_a_404_with_a_message(owner_client_a: Client) -> None:
     error = envelope(response)
     assert error["code"] == "not_found"
     assert error["message"]
+
+
+def api_schema(client: Client) -> dict[str, Any]:
+    response = client.get("/api/v1/schema/?format=json")
+    assert response.status_code == 200
+    return dict(json.loads(response.content))
+
+
+def undeclared_nulls(schema: dict[str, Any], component: str, data: dict[str, Any]) -> list[str]:
+    properties = schema["components"]["schemas"][component]["properties"]
+    return [
+        name
+        for name, value in data.items()
+        if value is None and name in properties and not properties[name].get("nullable")
+    ]
+
+
+def test_an_open_deal_matches_its_schema(owner_client_a: Client) -> None:
+    """An open deal's won_at / lost_at are null; the schema said a date-time string."""
+    made = owner_client_a.post(
+        "/api/v1/pipelines/",
+        {"name": "Regression", "stages": [{"name": "New", "order": 1, "kind": "open"}]},
+        content_type="application/json",
+    )
+    assert made.status_code == 201, made.content
+    pipeline = json.loads(made.content)
+    stages = json.loads(owner_client_a.get(f"/api/v1/stages/?pipeline={pipeline['id']}").content)
+    created = owner_client_a.post(
+        "/api/v1/deals/",
+        {"title": "Open", "pipeline": pipeline["id"], "stage": stages["results"][0]["id"]},
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    deal = json.loads(created.content)
+    assert deal["won_at"] is None and deal["lost_at"] is None
+    assert undeclared_nulls(api_schema(owner_client_a), "Deal", deal) == []

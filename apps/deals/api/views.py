@@ -276,9 +276,10 @@ class DealSerializer(serializers.ModelSerializer[Deal]):
     custom_fields = CustomFieldsField(required=False)
     lost_reason = serializers.IntegerField(required=False, allow_null=True)
     lost_note = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    won_at = serializers.DateTimeField(read_only=True)
-    lost_at = serializers.DateTimeField(read_only=True)
-    stage_entered_at = serializers.DateTimeField(read_only=True)
+    # null until the deal is won / lost (stage_entered_at: null on deals made before it was kept)
+    won_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    lost_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    stage_entered_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Deal
