@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from apps.core.web import views as core_views
 
+# A path nothing answers: under /api/ the API's error envelope, elsewhere Django's page.
+handler404 = "apps.core.api.errors.not_found"
+
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),

@@ -60,3 +60,14 @@ def test_an_open_deal_matches_its_schema(owner_client_a: Client) -> None:
     deal = json.loads(created.content)
     assert deal["won_at"] is None and deal["lost_at"] is None
     assert undeclared_nulls(api_schema(owner_client_a), "Deal", deal) == []
+
+
+def test_a_path_no_route_answers_is_a_404_envelope_under_the_api(owner_client_a: Client) -> None:
+    """A report name or id the URL pattern refuses fell through to Django's HTML 404 page."""
+    for path in ("/api/v1/reports/spare key/", "/api/v1/data-exports/%C3%AD/download/"):
+        response = owner_client_a.get(path)
+        assert response.status_code == 404
+        assert envelope(response)["code"] == "not_found"
+    # Outside the API the web app's page stays.
+    page = owner_client_a.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")

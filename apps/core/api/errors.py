@@ -6,7 +6,8 @@ import enum
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -69,6 +70,18 @@ def error_body(
 def error_response(code: ErrorCode, message: str, status_code: int) -> JsonResponse:
     """For code outside DRF views (middleware) that must still speak the API's envelope."""
     return JsonResponse(error_body(code, message), status=status_code)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: a path no route answers (or an Http404 outside DRF) gets the
+    envelope under /api/, Django's page elsewhere."""
+    if request.path_info.startswith("/api/"):
+        return error_response(
+            ErrorCode.NOT_FOUND,
+            "No such resource or endpoint; GET /api/v1/ lists the resources.",
+            status.HTTP_404_NOT_FOUND,
+        )
+    return page_not_found(request, exception or Http404())
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
