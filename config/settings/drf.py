@@ -44,6 +44,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.records.api.base.custom_fields_schema_hook",
+        # Every operation documents the error envelope for the errors it may answer.
+        "apps.core.api.schema.error_responses_hook",
     ],
 }
 

@@ -71,3 +71,28 @@ def test_a_path_no_route_answers_is_a_404_envelope_under_the_api(owner_client_a:
     # Outside the API the web app's page stays.
     page = owner_client_a.get("/no-such-page/")
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_the_schema_documents_the_error_envelope_for_every_operation(
+    owner_client_a: Client,
+) -> None:
+    """The schema documented almost no error responses: every 400/404 a client gets was
+    undocumented, and nothing described the envelope."""
+    schema = api_schema(owner_client_a)
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error"]
+    missing = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            expected = {"400", "401", "403", "404", "429"} | ({"409"} if method != "get" else set())
+            lacking = expected - set(operation["responses"])
+            if lacking:
+                missing.append(f"{method.upper()} {path}: {sorted(lacking)}")
+    assert missing == []
+    # What the API answers is what the schema says.
+    response = owner_client_a.get("/api/v1/contacts/999999/")
+    assert response.status_code == 404
+    documented = schema["paths"]["/api/v1/contacts/{id}/"]["get"]["responses"]["404"]
+    assert documented["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert envelope(response)["code"] == "not_found"
