@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from tests.reliability.live import LiveServer, database_url, redis_url, start_gunicorn
 
@@ -28,6 +29,9 @@ def gunicorn_server(
         log=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
         workers=2,
         threads=4,
+        # Sessions signed in by the test process (see tests/conftest.py `login`) hold a hash
+        # keyed by the secret key: the server must have the same one.
+        env={"DJANGO_SECRET_KEY": settings.SECRET_KEY},
     )
     try:
         yield server

@@ -190,15 +190,16 @@ def start_gunicorn(
 ) -> LiveServer:
     """Start Gunicorn with deploy/gunicorn.conf.py on a free loopback port and wait until it
     answers /healthz. WEB_CONCURRENCY / GUNICORN_THREADS are `workers` / `threads`.
-    `env` adds to (or overrides) the environment; `pythonpath` is put before the project
-    (e.g. a folder holding a settings module of the caller's). The server is stopped when
-    the calling process exits, if the caller has not stopped it before."""
+    `env` adds to (or overrides) the environment: give it the caller's DJANGO_SECRET_KEY when
+    sessions or signed values made in the calling process must be valid there (the test
+    settings fall back to a fixed development key). `pythonpath` is put before the project
+    (e.g. a folder holding a settings module of the caller's). The server is stopped when the
+    calling process exits, if the caller has not stopped it before."""
     port = free_port()
     environment = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([*(str(p) for p in pythonpath), str(ROOT)]),
         "DJANGO_SETTINGS_MODULE": settings_module,
-        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "live-server-for-tests",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "BASE_DOMAIN": base_domain,
