@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status, viewsets
@@ -319,12 +320,20 @@ class RecordViewSet(viewsets.ModelViewSet):
         incoming = MergeRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        survivor = self.fetch(data["survivor"])
-        merged = [self.fetch(pk) for pk in data["merged"]]
+        survivor = self._fetch_named(data["survivor"], "survivor")
+        merged = [self._fetch_named(pk, "merged") for pk in data["merged"]]
         record = self._run(lambda: self.service_merge(survivor, merged, data.get("values") or {}))
         return Response(
             {"survivor": self.get_serializer(self.fetch(survivor.pk)).data, "merge_id": record.pk}
         )
+
+    def _fetch_named(self, pk: Any, field: str) -> Any:
+        """A record named in a request body: one the caller may not see (or of another
+        organisation) is a 400 naming the field, as for any other bad value."""
+        try:
+            return self.fetch(pk)
+        except Http404:
+            raise serializers.ValidationError({field: [f"No such {self.entity}: {pk}."]}) from None
 
     @extend_schema(
         summary="The whole list as CSV, Excel (XLSX) or JSON (same filters and ordering)",
