@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -221,8 +222,8 @@ class ContactLinkViewSet(
         incoming = self.get_serializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        contact = selectors.contact_get(user=request.user, pk=data["contact"])
-        company = company_get(user=request.user, pk=data["company"])
+        contact = _named(selectors.contact_get, request.user, data["contact"], "contact")
+        company = _named(company_get, request.user, data["company"], "company")
         link = run_service(
             lambda: services.contact_link_company(
                 actor=request.user,
@@ -240,3 +241,11 @@ class ContactLinkViewSet(
             lambda: services.contact_unlink_company(actor=request.user, link=link),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _named(get: Any, user: Any, pk: Any, field: str) -> Any:
+    """A record named in the body: one the caller may not see is a 400 naming the field."""
+    try:
+        return get(user=user, pk=pk)
+    except Http404:
+        raise serializers.ValidationError({field: [f"No such {field}: {pk}."]}) from None
