@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -31,6 +32,15 @@ MOVE_TO = OpenApiParameter(
     OpenApiTypes.INT,
     description="Where the deals it holds go (required when it holds any).",
 )
+
+
+def _move_to(find: Any, raw: Any) -> Any:
+    """Where a deleted pipeline's or stage's deals go: an unknown one is a 400 naming
+    `move_to`, the parameter that holds it."""
+    try:
+        return find(raw)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({"move_to": exc.messages}) from None
 
 
 # Pipelines, stages and lost reasons --------------------------------------------------------
@@ -131,7 +141,7 @@ class PipelineViewSet(viewsets.ModelViewSet[Pipeline]):
         raw = request.query_params.get("move_to") or (
             request.data.get("move_to") if hasattr(request.data, "get") else None
         )
-        move_to = run_service(lambda: services._pipeline(raw)) if raw else None
+        move_to = _move_to(services._pipeline, raw) if raw else None
         run_service(
             lambda: services.pipeline_delete(actor=request.user, pipeline=pipeline, move_to=move_to)
         )
@@ -182,7 +192,7 @@ class StageViewSet(viewsets.ModelViewSet[Stage]):
         raw = request.query_params.get("move_to") or (
             request.data.get("move_to") if hasattr(request.data, "get") else None
         )
-        move_to = run_service(lambda: services._stage(raw)) if raw else None
+        move_to = _move_to(services._stage, raw) if raw else None
         if move_to is not None and move_to.pk == stage.pk:
             raise serializers.ValidationError(
                 {"move_to": "Choose another stage to move the deals to."}
