@@ -96,3 +96,22 @@ def test_the_schema_documents_the_error_envelope_for_every_operation(
         "$ref": "#/components/schemas/Error"
     }
     assert envelope(response)["code"] == "not_found"
+
+
+def test_adding_a_note_answers_the_201_the_schema_documents(owner_client_a: Client) -> None:
+    """POST .../notes/ answers 201 Created; the schema documented 200."""
+    made = owner_client_a.post(
+        "/api/v1/companies/?allow_duplicate=true",
+        {"name": "Noted Ltd"},
+        content_type="application/json",
+    )
+    assert made.status_code == 201, made.content
+    company = json.loads(made.content)["id"]
+    response = owner_client_a.post(
+        f"/api/v1/companies/{company}/notes/", {"body": "Hello"}, content_type="application/json"
+    )
+    assert response.status_code == 201
+    schema = api_schema(owner_client_a)
+    for entity in ("contacts", "companies", "deals", "leads", "activities"):
+        responses = schema["paths"][f"/api/v1/{entity}/{{id}}/notes/"]["post"]["responses"]
+        assert "201" in responses and "200" not in responses

@@ -451,14 +451,16 @@ class RecordViewSet(viewsets.ModelViewSet):
     @extend_schema(
         summary="Add a note to the record's timeline",
         request=NoteSerializer,
-        responses=inline_serializer(
-            "NoteCreated",
-            {
-                "id": serializers.IntegerField(),
-                "body": serializers.CharField(),
-                "created_at": serializers.DateTimeField(),
-            },
-        ),
+        responses={
+            201: inline_serializer(
+                "NoteCreated",
+                {
+                    "id": serializers.IntegerField(),
+                    "body": serializers.CharField(),
+                    "created_at": serializers.DateTimeField(),
+                },
+            )
+        },
     )
     @action(detail=True, methods=["post"])
     def notes(self, request: Request, pk: str | None = None) -> Response:
