@@ -89,7 +89,8 @@ def test_api_and_web_of_another_tenant_refuse_every_id(
     link = b.post(
         "/api/v1/contact-links/", {"contact": a["id"], "company": company["id"]}, content_type=JSON
     )
-    assert link.status_code == 404
+    # Ids in a body are bad values of their field (400 naming it), never a hint of existence.
+    assert link.status_code == 400 and link.json()["error"]["field"] == "contact"
     assert (
         b.post(f"/api/v1/contacts/{a['id']}/notes/", {"body": "x"}, content_type=JSON).status_code
         == 404
