@@ -321,6 +321,20 @@ def _merge_body(entity: str, *, foreign: str) -> ForeignBody:
     return body
 
 
+def _merge_values(entity: str) -> ForeignBody:
+    """A field's winning value taken from another organisation's record."""
+
+    def body(a: World, b: World) -> dict[str, Any]:
+        name = "name" if entity == "company" else "first_name"
+        return {
+            "survivor": a.ids[entity],
+            "merged": [a.ids[f"{entity}2"]],
+            "values": {name: b.ids[entity]},
+        }
+
+    return body
+
+
 def _with_ref(prefix: str, field: str, ref: str | list[str], *, bulk: bool) -> ForeignBody:
     def body(a: World, b: World) -> dict[str, Any]:
         value = [b.ids[ref[0]]] if isinstance(ref, list) else b.ids[ref]
@@ -347,6 +361,8 @@ for _prefix, _entity in (
     _merge = (f"/api/v1/{_prefix}/merge/", "POST")
     _foreign(_merge, "survivor", _merge_body(_entity, foreign="survivor"))
     _foreign(_merge, "merged", _merge_body(_entity, foreign="merged"))
+    if _entity in ("contact", "company", "lead"):
+        _foreign(_merge, "values", _merge_values(_entity))
 _MINIMAL: dict[str, dict[str, Any]] = {
     "contacts": {"first_name": "Foreign", "last_name": "Refs", "allow_duplicate": True},
     "companies": {"name": "Foreign Refs Co", "allow_duplicate": True},
