@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import enum
+import sys
 from typing import Any
 
+import kombu.exceptions
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
+from django.views.defaults import server_error as server_error_page
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -15,6 +20,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 class ErrorCode(enum.StrEnum):
     VALIDATION_ERROR = "validation_error"
+    PARSE_ERROR = "parse_error"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    NOT_ACCEPTABLE = "not_acceptable"
+    REQUEST_TOO_LARGE = "request_too_large"
     NOT_AUTHENTICATED = "not_authenticated"
     AUTHENTICATION_FAILED = "authentication_failed"
     PERMISSION_DENIED = "permission_denied"
@@ -27,6 +36,7 @@ class ErrorCode(enum.StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
     SERVER_ERROR = "server_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 class DuplicateConflict(exceptions.APIException):
@@ -45,6 +55,9 @@ _CODES: dict[type[Exception], ErrorCode] = {
     Http404: ErrorCode.NOT_FOUND,
     DjangoPermissionDenied: ErrorCode.PERMISSION_DENIED,
     exceptions.ValidationError: ErrorCode.VALIDATION_ERROR,
+    exceptions.ParseError: ErrorCode.PARSE_ERROR,
+    exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
     exceptions.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
     exceptions.AuthenticationFailed: ErrorCode.AUTHENTICATION_FAILED,
     exceptions.PermissionDenied: ErrorCode.PERMISSION_DENIED,
@@ -82,6 +95,39 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
             status.HTTP_404_NOT_FOUND,
         )
     return page_not_found(request, exception or Http404())
+
+
+# A store that cannot be reached for the moment (PostgreSQL restarting or its connection
+# cut, Redis restarting, the broker away): the request may well succeed if sent again.
+UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 handler (called while the exception is handled): under /api/ the
+    envelope, a 503 with Retry-After when a store was unreachable, else a 500; Django's page
+    elsewhere."""
+    if not request.path_info.startswith("/api/"):
+        return server_error_page(request)
+    if isinstance(sys.exc_info()[1], UNAVAILABLE):
+        response = error_response(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "The service is briefly unavailable; send the request again (with the same "
+            "Idempotency-Key, if it had one: nothing of it was kept).",
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "1"
+        return response
+    return error_response(
+        ErrorCode.SERVER_ERROR,
+        "Something went wrong on our side; the error was logged.",
+        status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
