@@ -13,3 +13,6 @@ urlpatterns = [
     path("console/", include("tenants.console.urls")),
     path("", include("public_site.urls")),
 ]
+
+# A body over DATA_UPLOAD_MAX_MEMORY_SIZE and the like: a page (or the API envelope) saying so.
+handler400 = core_views.bad_request

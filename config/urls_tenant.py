@@ -7,6 +7,9 @@ from apps.core.web import views as core_views
 
 # A path nothing answers: under /api/ the API's error envelope, elsewhere Django's page.
 handler404 = "apps.core.api.errors.not_found"
+# An unexpected error: under /api/ the envelope (503 with Retry-After when the database or
+# Redis could not be reached), elsewhere Django's page.
+handler500 = "apps.core.api.errors.server_error"
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -39,3 +42,6 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.web.urls")),
     path("", include("apps.core.web.urls")),
 ]
+
+# A body over DATA_UPLOAD_MAX_MEMORY_SIZE and the like: a page (or the API envelope) saying so.
+handler400 = core_views.bad_request

@@ -1,11 +1,38 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 handler (a request Django itself refused, e.g. a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE): says what was wrong, in the API's envelope under /api/.
+    Nothing was saved: the refusal comes while the request is read."""
+    from apps.core.api.errors import ErrorCode, error_response
+    from apps.core.middleware import InvalidEncoding
+
+    status, code, message = 400, ErrorCode.VALIDATION_ERROR, "The request could not be read."
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        status, code = 413, ErrorCode.REQUEST_TOO_LARGE
+        message = (
+            f"The request is larger than the {limit / 1_048_576:g} MB allowed "
+            "(files to import are sent as an upload, which may be larger)."
+        )
+    elif isinstance(exception, InvalidEncoding):
+        message = str(exception)
+    elif isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        code = ErrorCode.REQUEST_TOO_LARGE
+        message = "The request has more fields or files than are allowed."
+    if request.path_info.startswith("/api/"):
+        return error_response(code, message, status)
+    return render(request, "core/bad_request.html", {"message": message}, status=status)
 
 
 @never_cache
