@@ -493,7 +493,8 @@ def export_csv(*, actor: Any, entity_key: str, queryset: Any, query: str) -> Str
     )
 
     def produce() -> Iterator[bytes]:
-        header = ",".join([csv_field(c.label) for c in rows.columns])
+        # Headers are cells too: a custom field's label is anyone's text.
+        header = ",".join([csv_field(neutralise(c.label)) for c in rows.columns])
         yield ("\ufeff" + header + "\r\n").encode()
         for chunk in rows.chunks():
             lines = [",".join(values(raw)) for raw in chunk]
