@@ -71,6 +71,15 @@ def _local_path(job: ImportJob) -> tuple[Path, bool]:
         return Path(handle.name), True
 
 
+def _short_name(file_name: str) -> str:
+    """`file_name` cut to fit a file system's 255 bytes per name, with the date before it and
+    `-errors` after it (a name of 300 characters, or of 200 accented ones, was a 500)."""
+    path = Path(file_name)
+    suffix = path.suffix if len(path.suffix.encode()) <= 16 else ""
+    stem = path.name.removesuffix(suffix).encode()[:150].decode(errors="ignore")
+    return f"{stem or 'import'}{suffix}"
+
+
 @transaction.atomic
 def import_create(
     *,
@@ -99,7 +108,9 @@ def import_create(
         file_size=size,
         created_by=user,
     )
-    job.file.save(f"{timezone.now():%Y%m%d%H%M%S}-{job.file_name}", File(upload), save=False)
+    job.file.save(
+        f"{timezone.now():%Y%m%d%H%M%S}-{_short_name(job.file_name)}", File(upload), save=False
+    )
     path, temporary = _local_path(job)
     try:
         table = open_table(path, name=job.file_name)
@@ -411,7 +422,7 @@ def _record(job: ImportJob, summary: engine.Summary, rejected: str, *, dry_run: 
         job.error_file.delete(save=False)
     if summary.errors:
         job.error_file.save(
-            f"{Path(job.file_name).stem}-errors.csv",
+            f"{Path(_short_name(job.file_name)).stem}-errors.csv",
             ContentFile(rejected.encode("utf-8-sig")),
             save=False,
         )
