@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def host_url(host: str, path: str = "/", request: HttpRequest | None = None) -> str:
@@ -19,3 +20,14 @@ def host_url(host: str, path: str = "/", request: HttpRequest | None = None) -> 
 
 def tenant_host(slug: str) -> str:
     return f"{slug}.{settings.KESTREL_BASE_DOMAIN}"
+
+
+def local_path(url: str) -> str | None:
+    """`url` if it is a path on this host ("/deals/12/"), else None. A `next` parameter goes
+    through it before any redirect: "//evil.example", "/\\evil.example" (which browsers
+    read as //evil.example), "https://..." and "javascript:..." are all refused."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return None
+    if not url_has_allowed_host_and_scheme(url, allowed_hosts=None):
+        return None
+    return url

@@ -25,6 +25,7 @@ from apps.accounts.models import User
 from apps.core import visibility
 from apps.core.api.errors import ErrorCode, error_body
 from apps.core.ratelimit import rate_limit
+from apps.core.urls_util import local_path
 from apps.records.merging import MergeSpec
 from apps.records.web.forms import RecordForm, ShareForm
 from apps.records.web.views import RecordWeb, _refused
@@ -201,8 +202,8 @@ def _prefill(request: HttpRequest) -> dict[str, Any]:
         ids = [v for v in request.GET.getlist(param) if v.isdigit()]
         if ids:
             initial[name] = ids
-    back = request.GET.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
+    back = local_path(request.GET.get("next", ""))
+    if back:
         initial["next"] = back
     kind = request.GET.get("type", "")
     if kind in ActivityType.values:
@@ -249,8 +250,8 @@ def _form_page(request: HttpRequest, record: Activity | None) -> HttpResponse:
             return _refused(request, str(exc))
     if saved is not None:
         messages.success(request, "Saved." if record else f"Created {saved}.")
-        back = request.POST.get("next", "")
-        if back.startswith("/") and not back.startswith("//"):
+        back = local_path(request.POST.get("next", ""))
+        if back:
             return redirect(back)
         return redirect("activities:detail", pk=saved.pk)
     context = {"web": WEB, "entity": WEB.entity, "form": form, "record": record}
@@ -335,8 +336,8 @@ def activity_complete(request: HttpRequest, pk: int) -> HttpResponse:
                 },
             )
     messages.success(request, "Marked done." if done else "Opened again.")
-    back = request.POST.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
+    back = local_path(request.POST.get("next", ""))
+    if back:
         return redirect(back)
     return redirect("activities:detail", pk=activity.pk)
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.core import visibility
+from apps.core.urls_util import local_path
 
 from .. import customfields, registry, services, timeline
 from ..duplicates import DuplicateSuspected, dismiss
@@ -445,9 +446,7 @@ def record_bulk(request: HttpRequest, web: RecordWeb) -> HttpResponse:
     """Bulk actions on the selected rows: add or remove a tag, delete, or merge."""
     ids = request.POST.getlist("ids")
     action = request.POST.get("action", "")
-    back = request.POST.get("next") or web.url("list")
-    if not back.startswith("/"):
-        back = web.url("list")
+    back = local_path(request.POST.get("next", "")) or web.url("list")
     if not ids:
         messages.error(request, "Select at least one row first.")
         return redirect(back)
