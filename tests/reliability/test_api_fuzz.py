@@ -46,6 +46,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+# hypothesis imports this module lazily, the first time a strategy needs it; schemathesis
+# workers (threads) can race on that import ("cannot import name 'RandomStrategy'").
+import hypothesis.strategies._internal.random  # noqa: F401
 import pytest
 import schemathesis
 import schemathesis.engine
@@ -162,7 +165,10 @@ def schema_config(target: Target) -> schemathesis.Config:
             # Need the stateful phase.
             "use_after_free": {"enabled": False},
             "ensure_resource_availability": {"enabled": False},
-            "ignored_auth": {"enabled": False},
+            # Every request again without the key (and with a wrong one), which must be
+            # refused: doubles the requests, so the long run only (the short run with it
+            # found nothing; tests/isolation covers keys and roles).
+            "ignored_auth": {"enabled": LONG_RUN},
         },
     }
     if MAX_TIME:
