@@ -3,8 +3,10 @@ organisation a test needs is cloned from the template, never migrated."""
 
 from __future__ import annotations
 
+import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -63,6 +65,83 @@ def tenant_a(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) ->
 def tenant_b(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Tenant:
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         return ensure_tenant(BETA, password=PASSWORD)
+
+
+@dataclass(frozen=True)
+class DemoOrg:
+    """The organisation `manage.py seed_demo` made, committed, and what the command printed
+    the first time it ran."""
+
+    tenant: Tenant
+    output: str
+
+
+# Seeding the demo (a year of sales history through the real services) is the slowest setup
+# in the suite, so the tests of the demo share one seeding: `demo_org`. Its tests run one
+# after the other (moved next to the first of them) and the organisation is deleted as soon
+# as the last of them is done, so no other test ever sees it. Each test runs in its own
+# transaction, rolled back, so what one test writes (a second seeding, sessions) is gone
+# before the next.
+_demo_users: list[pytest.Item] = []
+_demo_cleanup: list[Callable[[], None]] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    users = [item for item in items if "demo_org" in getattr(item, "fixturenames", ())]
+    if not users:
+        return
+    first = items.index(users[0])
+    rest = [item for item in items if item not in users]
+    items[:] = rest[:first] + users + rest[first:]
+    _demo_users[:] = users
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield
+    if item in _demo_users:
+        _demo_users.remove(item)
+        if not _demo_users:
+            while _demo_cleanup:
+                _demo_cleanup.pop()()
+
+
+@pytest.fixture(scope="session")
+def demo_org(django_db_setup: None, django_db_blocker: Any) -> Iterator[DemoOrg]:
+    from django.core.management import call_command
+
+    from apps.accounts.models import User
+    from tenants import services
+    from tenants.management.commands.seed_demo import DEMO_SLUG, OPERATOR_EMAIL
+
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        assert not Tenant.objects.filter(slug=DEMO_SLUG).exists(), "a demo left from a run"
+        operator_existed = User.objects.filter(email=OPERATOR_EMAIL).exists()
+        out = io.StringIO()
+        call_command("seed_demo", stdout=out, stderr=io.StringIO())
+        demo = DemoOrg(tenant=Tenant.objects.get(slug=DEMO_SLUG), output=out.getvalue())
+
+    def delete() -> None:
+        with django_db_blocker.unblock():
+            connection.set_schema_to_public()
+            for tenant in Tenant.objects.filter(slug=DEMO_SLUG):
+                services.tenant_delete(tenant=tenant, confirmation=tenant.slug, actor="test")
+            operator = User.objects.filter(email=OPERATOR_EMAIL).first()
+            if operator is not None and not operator_existed:
+                # (Not Model.delete(): its cascade looks for per-organisation tables, such as
+                # guardian's, that the public schema does not have.)
+                with connection.cursor() as cursor:
+                    for table in ("accounts_user_groups", "accounts_user_user_permissions"):
+                        cursor.execute(f"DELETE FROM {table} WHERE user_id = %s", [operator.pk])
+                    cursor.execute("DELETE FROM accounts_user WHERE id = %s", [operator.pk])
+
+    _demo_cleanup.append(delete)
+    try:
+        yield demo
+    finally:
+        while _demo_cleanup:  # the run stopped before the last test of the demo
+            _demo_cleanup.pop()()
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ another organisation sees none of it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from itertools import pairwise
 from typing import Any
@@ -14,16 +15,15 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.accounts.roles import Role
+from apps.accounts.models import User
 from apps.activities.models import Activity
-from apps.deals.demo import seed_deals
 from apps.deals.demo_history import MARK, seed_sales_history
 from apps.deals.models import Deal, DealStageChange
-from apps.leads.demo import seed_leads
 from apps.leads.models import Lead
+from apps.notifications.demo import DEMO_OWNER
 from apps.reports.registry import build
 from tenants.models import Tenant
-from tests.deals.conftest import member
+from tests.conftest import DemoOrg
 
 pytestmark = pytest.mark.django_db
 
@@ -47,17 +47,16 @@ def _counts() -> tuple[int, int, int, int]:
     )
 
 
-def test_history_fills_the_reports_and_is_seeded_once(ctx: Any, tenant_b: Tenant) -> None:
-    for email, role in (
-        ("maya@alpha.test", Role.ADMIN),
-        ("tom@alpha.test", Role.MANAGER),
-        ("lena@alpha.test", Role.REP),
-    ):
-        member(ctx.tenant, email, role)
-    seed_deals()
-    seed_leads()
-    seed_sales_history()
-    owner = ctx.owner
+@pytest.fixture
+def demo_owner(db: None, demo_org: DemoOrg) -> Iterator[User]:
+    """The demo's owner, in the demo organisation's schema: `seed_demo` (run once by demo_org)
+    seeded its team, board, leads and the year of history."""
+    with schema_context(demo_org.tenant.schema_name):
+        yield User.objects.get(email=DEMO_OWNER)
+
+
+def test_history_fills_the_reports_and_is_seeded_once(demo_owner: User, tenant_b: Tenant) -> None:
+    owner = demo_owner
 
     # The dashboard: won deals this month and last month, a sales cycle of days.
     this_month = _figures(owner, "dashboard", period="this_month")
