@@ -4,6 +4,7 @@ and the chart passes Helm's own lint."""
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import shutil
@@ -309,9 +310,21 @@ def _template_files() -> list[str]:
     )
 
 
+# Rendered charts by their values (JSON): the chart does not change during a run, so each set
+# of values is rendered once; every caller gets a copy of its own to look at or change.
+_RENDERED: dict[str, tuple[dict[str, Any], str]] = {}
+
+
 def _render(tmp_path: Path, values: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
     """The chart's workload manifests (by template file) and Helm's log, rendered by Helm's own
     engine with `values` merged over values.yaml."""
+    key = json.dumps(values, sort_keys=True)
+    if key not in _RENDERED:
+        _RENDERED[key] = _render_once(tmp_path, values)
+    return copy.deepcopy(_RENDERED[key])
+
+
+def _render_once(tmp_path: Path, values: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
     _require_helm()
     chart = tmp_path / "kestrel"
     shutil.copytree(CHART, chart)
