@@ -4,6 +4,7 @@ scheme tricks and other organisations' hosts, and goes to its safe default inste
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -114,7 +115,7 @@ def test_app_pages_never_follow_a_foreign_next(
         owner = User.objects.get(email=ALPHA.owner_email)
     activity, deal, contact = ids["activities"], ids["deals"], ids["contacts"]
     stage = client.get(f"/api/v1/deals/{deal}/").json()["stage"]
-    posts = [
+    posts: list[tuple[str, dict[str, Any]]] = [
         (f"/activities/{activity}/complete/", {"done": "1"}),
         (f"/activities/{activity}/edit/", {"type": "task", "subject": "S", "owner": owner.pk}),
         ("/contacts/bulk/", {"ids": [contact], "action": "tag_add", "tag": "t"}),
