@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -193,3 +198,36 @@ def world(api: Client) -> dict[str, int]:
     from .world import make_world
 
     return make_world(api)
+
+
+PRODUCTION_ENV = {
+    "DATABASE_URL": "postgresql://kestrel@db.internal/kestrel",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "BASE_DOMAIN": "kestrel.example",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def deploy_check() -> Iterator[subprocess.Popen[str]]:
+    """`manage.py check --deploy --fail-level WARNING` under the production settings, started
+    with the first test of this folder so that its Django start-up overlaps the other tests
+    (test_whole_deploy_check.py, the last file, waits for it)."""
+    env = {
+        **os.environ,
+        **PRODUCTION_ENV,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "DJANGO_DEBUG": "false",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+    process.communicate()
