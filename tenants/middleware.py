@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.urls import set_urlconf
 
 from apps.core.api.errors import ErrorCode, error_response
+from apps.core.middleware import with_security_headers
 from apps.core.web import views as core_views
 from tenants.db import connection
 
@@ -59,12 +60,15 @@ class TenantRoutingMiddleware:
         request.tenant = tenant  # type: ignore[attr-defined]
         if tenant.is_suspended:
             if request.path_info.startswith("/api/"):
-                return error_response(
-                    ErrorCode.TENANT_SUSPENDED,
-                    "This organisation's workspace is suspended.",
-                    status_code=403,
+                return with_security_headers(
+                    error_response(
+                        ErrorCode.TENANT_SUSPENDED,
+                        "This organisation's workspace is suspended.",
+                        status_code=403,
+                    )
                 )
-            return render(request, "tenants/suspended.html", {"tenant": tenant}, status=403)
+            page = render(request, "tenants/suspended.html", {"tenant": tenant}, status=403)
+            return with_security_headers(page)
 
         connection.set_tenant(tenant)
         request.urlconf = self.tenant_urlconf
@@ -79,4 +83,6 @@ class TenantRoutingMiddleware:
     def _unknown_host(self, request: HttpRequest, *, status: int) -> HttpResponse:
         request.urlconf = self.public_urlconf
         set_urlconf(self.public_urlconf)
-        return render(request, "tenants/unknown_workspace.html", status=status)
+        # Made before the security middlewares run: their headers are added here.
+        page = render(request, "tenants/unknown_workspace.html", status=status)
+        return with_security_headers(page)

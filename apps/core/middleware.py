@@ -44,6 +44,22 @@ class Utf8RequestMiddleware:
         return self.get_response(request)
 
 
+def with_security_headers(response: HttpResponse) -> HttpResponse:
+    """The headers SecurityMiddleware, XFrameOptionsMiddleware and the policy below add, for
+    a response made before they run (the routing middleware's unknown-host and suspended
+    pages)."""
+    defaults = {
+        "Content-Security-Policy": settings.CONTENT_SECURITY_POLICY,
+        "X-Frame-Options": settings.X_FRAME_OPTIONS,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": settings.SECURE_REFERRER_POLICY,
+        "Cross-Origin-Opener-Policy": settings.SECURE_CROSS_ORIGIN_OPENER_POLICY,
+    }
+    for name, value in defaults.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 class ContentSecurityPolicyMiddleware:
     """Sends the strict policy on every response: no inline script, nothing from other hosts."""
 

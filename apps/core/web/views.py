@@ -15,7 +15,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     DATA_UPLOAD_MAX_MEMORY_SIZE): says what was wrong, in the API's envelope under /api/.
     Nothing was saved: the refusal comes while the request is read."""
     from apps.core.api.errors import ErrorCode, error_response
-    from apps.core.middleware import InvalidEncoding
+    from apps.core.middleware import InvalidEncoding, with_security_headers
 
     status, code, message = 400, ErrorCode.VALIDATION_ERROR, "The request could not be read."
     if isinstance(exception, RequestDataTooBig):
@@ -30,9 +30,11 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     elif isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
         code = ErrorCode.REQUEST_TOO_LARGE
         message = "The request has more fields or files than are allowed."
+    # Refused in a middleware (InvalidEncoding), the response skips the ones after it.
     if request.path_info.startswith("/api/"):
-        return error_response(code, message, status)
-    return render(request, "core/bad_request.html", {"message": message}, status=status)
+        return with_security_headers(error_response(code, message, status))
+    page = render(request, "core/bad_request.html", {"message": message}, status=status)
+    return with_security_headers(page)
 
 
 @never_cache
