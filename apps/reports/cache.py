@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +29,8 @@ from .base import Report
 TTL = 300
 GENERATION = "reports:generation"
 
+logger = logging.getLogger("kestrel.reports")
+
 
 def generation() -> int:
     found = cache.get(GENERATION)
@@ -39,10 +42,16 @@ def generation() -> int:
 
 
 def bump() -> None:
+    """Move the generation on. A cache that cannot be reached does not stop the write that
+    changed the figures (a deal, a lead saved while Redis restarts): it holds no report to
+    serve now, and one it still holds when it is back expires within TTL."""
     try:
-        cache.incr(GENERATION)
-    except ValueError:  # no counter yet: the next read starts a fresh one
-        generation()
+        try:
+            cache.incr(GENERATION)
+        except ValueError:  # no counter yet: the next read starts a fresh one
+            generation()
+    except Exception:
+        logger.warning("report cache unreachable; cached reports not invalidated", exc_info=True)
 
 
 def reports_changed() -> None:
