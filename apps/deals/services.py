@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min
+from django.db.models import Min
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -31,6 +31,7 @@ from apps.audit.services import audit_record
 from apps.companies.models import Company
 from apps.contacts.models import Contact
 from apps.core import visibility
+from apps.core.ordering import next_order
 from apps.notifications.services import assignment_notify
 from apps.records import customfields, search
 from apps.records.services import actor_label, actor_user, default_owner, record_share, tags_resolve
@@ -166,7 +167,7 @@ def _stage_specs(stages: Iterable[Any] | None) -> list[dict[str, Any]]:
 def _pipeline_with_stages(name: str, specs: list[dict[str, Any]], *, default: bool) -> Pipeline:
     if Pipeline.objects.filter(name__iexact=name).exists():
         raise ValidationError({"name": f"There is already a pipeline {name!r}."})
-    order = (Pipeline.objects.aggregate(m=Max("order"))["m"] or 0) + 1
+    order = next_order(Pipeline.objects.all())
     pipeline = Pipeline.objects.create(name=name, order=order, is_default=default)
     names = {s["name"].lower() for s in specs}
     won = "Won" if "won" not in names else "Won (closed)"
@@ -492,7 +493,7 @@ def lostreason_create(*, actor: Any, name: str, order: int | None = None) -> Los
     if LostReason.objects.filter(name__iexact=name).exists():
         raise ValidationError({"name": f"There is already a lost reason {name!r}."})
     if order is None:
-        order = (LostReason.objects.aggregate(m=Max("order"))["m"] or 0) + 1
+        order = next_order(LostReason.objects.all())
     reason = LostReason.objects.create(name=name, order=max(0, int(order)))
     _audit(actor, "lostreason.created", reason, name=name)
     return reason

@@ -11,7 +11,7 @@ from django.contrib.postgres.search import TrigramSimilarity
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import EmailValidator
 from django.db import transaction
-from django.db.models import Max, Q, Value
+from django.db.models import Q, Value
 from django.db.models.functions import Concat
 
 from apps.accounts.models import Team, User
@@ -20,6 +20,7 @@ from apps.audit.services import audit_record
 from apps.contacts.models import Contact
 from apps.contacts.services import contact_duplicates
 from apps.core import visibility
+from apps.core.ordering import next_order
 from apps.notifications.services import assignment_notify
 from apps.records import customfields, merging, search
 from apps.records.duplicates import DuplicateSuspected
@@ -387,7 +388,7 @@ def leadsource_create(*, actor: Any, name: str, order: int | None = None) -> Lea
     _require_admin(actor, "edit lead sources")
     name = _source_name(name)
     if order is None:
-        order = (LeadSource.objects.aggregate(m=Max("order"))["m"] or 0) + 1
+        order = next_order(LeadSource.objects.all())
     source = LeadSource.objects.create(name=name, order=order)
     _audit(actor, "leadsource.created", source, name=name)
     return source

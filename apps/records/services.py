@@ -15,6 +15,7 @@ from apps.accounts.models import User
 from apps.accounts.roles import ADMIN_ROLES, Role
 from apps.audit.services import audit_record
 from apps.core import visibility
+from apps.core.ordering import next_order
 
 from . import customfields, timeline
 from .models import CustomField, FieldType, SavedView, Tag, TimelineKind
@@ -156,10 +157,7 @@ def customfield_create(
         except ValidationError as exc:
             raise ValidationError({"default": exc.messages}) from None
     field.order = (
-        order
-        if order is not None
-        else (CustomField.objects.filter(entity=entity).aggregate(m=models.Max("order"))["m"] or 0)
-        + 1
+        order if order is not None else next_order(CustomField.objects.filter(entity=entity))
     )
     field.full_clean()
     field.save()

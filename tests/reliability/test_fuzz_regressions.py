@@ -115,3 +115,36 @@ def test_adding_a_note_answers_the_201_the_schema_documents(owner_client_a: Clie
     for entity in ("contacts", "companies", "deals", "leads", "activities"):
         responses = schema["paths"][f"/api/v1/{entity}/{{id}}/notes/"]["post"]["responses"]
         assert "201" in responses and "200" not in responses
+
+
+LARGEST = 2_147_483_647  # a PositiveIntegerField's largest value in PostgreSQL
+
+
+def test_after_the_largest_order_the_next_record_still_saves(owner_client_a: Client) -> None:
+    """A record created without `order` goes one past the largest; once a client had set
+    the largest order PostgreSQL holds, that overflowed: a 500 (found on lead sources)."""
+    lists = {
+        "/api/v1/lead-sources/": lambda n: {"name": f"Source {n}"},
+        "/api/v1/lost-reasons/": lambda n: {"name": f"Reason {n}"},
+        "/api/v1/pipelines/": lambda n: {"name": f"Pipeline {n}"},
+        "/api/v1/custom-fields/": lambda n: {
+            "entity": "lead",
+            "key": f"overflow_{n}",
+            "label": f"Overflow {n}",
+            "type": "text",
+        },
+    }
+    for path, body in lists.items():
+        first = owner_client_a.post(
+            path, {**body(1), "order": LARGEST}, content_type="application/json"
+        )
+        assert first.status_code == 201, (path, first.content)
+        made = json.loads(first.content)
+        if made["order"] != LARGEST:  # pipelines take their order from an update only
+            moved = owner_client_a.patch(
+                f"{path}{made['id']}/", {"order": LARGEST}, content_type="application/json"
+            )
+            assert json.loads(moved.content)["order"] == LARGEST, (path, moved.content)
+        second = owner_client_a.post(path, body(2), content_type="application/json")
+        assert second.status_code == 201, (path, second.status_code, second.content[:300])
+        assert json.loads(second.content)["order"] == LARGEST
