@@ -148,3 +148,14 @@ def test_after_the_largest_order_the_next_record_still_saves(owner_client_a: Cli
         second = owner_client_a.post(path, body(2), content_type="application/json")
         assert second.status_code == 201, (path, second.status_code, second.content[:300])
         assert json.loads(second.content)["order"] == LARGEST
+
+
+def test_a_web_form_field_order_past_the_column_is_a_400(owner_client_a: Client) -> None:
+    """A form field's `order` had no maximum: past the column's range it could not be saved."""
+    response = owner_client_a.post(
+        "/api/v1/forms/",
+        {"name": "Too far", "fields": [{"target": "email", "order": LARGEST + 1}]},
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    assert envelope(response)["field"] == "fields"

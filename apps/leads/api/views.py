@@ -16,6 +16,7 @@ from apps.accounts.roles import ADMIN_ROLES
 from apps.companies.selectors import company_get
 from apps.contacts.selectors import contact_get
 from apps.core.api.errors import DuplicateConflict
+from apps.core.ordering import ORDER_MAX
 from apps.records.api.base import (
     CustomFieldsField,
     RecordViewSet,
@@ -318,7 +319,7 @@ class WebFormFieldSerializer(serializers.Serializer[dict[str, Any]]):
     )
     required = serializers.BooleanField(required=False, default=False)  # type: ignore[assignment]
     placeholder = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    order = serializers.IntegerField(required=False, min_value=0)
+    order = serializers.IntegerField(required=False, min_value=0, max_value=ORDER_MAX)
 
 
 class WebFormSerializer(serializers.ModelSerializer[WebForm]):
