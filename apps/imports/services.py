@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import logging
 import tempfile
 import zoneinfo
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile, File
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
@@ -31,6 +32,8 @@ from . import engine
 from . import fields as f
 from .models import ACTIVE, ImportJob, ImportProblem, MappingMemory, MatchOn, Mode, Status
 from .reading import FileProblem, estimate_rows, open_table
+
+logger = logging.getLogger("kestrel.imports")
 
 # A run whose worker has not reported for this long is presumed dead and started again.
 STALE_SECONDS = 120
@@ -215,7 +218,10 @@ def _queue(actor: Any, job: ImportJob, *, dry_run: bool) -> ImportJob:
     job.message = ""
     job.heartbeat_at = timezone.now()  # a worker has STALE_SECONDS to pick it up
     job.save(update_fields=["status", "message", "heartbeat_at"])
-    transaction.on_commit(lambda: run_import.delay(job.pk, dry_run))
+    # robust: a broker that cannot be reached (Redis restarting) must not turn the committed
+    # import into an error, which a client would retry and so import the file twice. The
+    # watch below sends the run again.
+    transaction.on_commit(lambda: run_import.delay(job.pk, dry_run), robust=True)
     # Kept in PostgreSQL with the job itself: whatever happens to the message or the worker,
     # the run is looked at again (tasks.watch) until it ends.
     jobs.schedule(
@@ -334,11 +340,11 @@ def run(job: ImportJob, *, dry_run: bool) -> engine.Summary | None:
         "started": started.timestamp(),
         "beat": started.timestamp(),
     }
-    cache.set(progress_key(job.pk), state, 24 * 3600)
+    _set_progress(job.pk, state)
 
     def report(done: int) -> None:
         state.update(done=done, beat=timezone.now().timestamp())
-        cache.set(progress_key(job.pk), state, 24 * 3600)
+        _set_progress(job.pk, state)
 
     def cancelled() -> bool:
         return ImportJob.objects.filter(
@@ -378,6 +384,12 @@ def run(job: ImportJob, *, dry_run: bool) -> engine.Summary | None:
     except (FileProblem, engine.MappingProblem) as exc:
         _finish(job, status=Status.FAILED, message=str(exc))
         return None
+    except (OperationalError, InterfaceError):
+        # The database connection was lost (PostgreSQL restarting, the connection cut): the
+        # run's one transaction died with it, nothing was written. The job stays running and
+        # the task runs it again (run_import retries); its retries spent, the import's watch
+        # sends it again once it is stale.
+        raise
     except Exception as exc:
         _finish(
             job,
@@ -404,7 +416,23 @@ def _finish(job: ImportJob, *, status: str, message: str) -> None:
     ImportJob.objects.filter(pk=job.pk).update(
         status=status, message=message, finished_at=timezone.now()
     )
-    cache.delete(progress_key(job.pk))
+    _drop_progress(job.pk)
+
+
+def _set_progress(job_id: int, state: dict[str, Any]) -> None:
+    """The progress a run shows lives in the cache. A cache that cannot be reached (Redis
+    restarting) must not fail the import: the bar stands still meanwhile."""
+    try:
+        cache.set(progress_key(job_id), state, 24 * 3600)
+    except Exception:
+        logger.warning("import progress not recorded: cache unreachable", exc_info=True)
+
+
+def _drop_progress(job_id: int) -> None:
+    try:
+        cache.delete(progress_key(job_id))
+    except Exception:
+        logger.warning("import progress not removed: cache unreachable", exc_info=True)
 
 
 @transaction.atomic
@@ -442,7 +470,7 @@ def _record(job: ImportJob, summary: engine.Summary, rejected: str, *, dry_run: 
     job.finished_at = timezone.now()
     job.message = ""
     job.save()
-    cache.delete(progress_key(job.pk))
+    _drop_progress(job.pk)
     if not dry_run:
         audit_record(
             action="import.completed",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from tenants.db import connection
@@ -22,8 +23,20 @@ SOFT_LIMIT = 3600
 HARD_LIMIT = 3700
 
 
+# A run cut off by a lost database connection (services.run) wrote nothing: it is run again
+# after 1, 2 and 4 s; past that the import's watch sends it again once it is stale.
+RETRY_ON = (OperationalError, InterfaceError)
+
+
 @tenant_task(
-    "reports", name="imports.tasks.run_import", soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT
+    "reports",
+    name="imports.tasks.run_import",
+    soft_time_limit=SOFT_LIMIT,
+    time_limit=HARD_LIMIT,
+    autoretry_for=RETRY_ON,
+    max_retries=3,
+    retry_backoff=1,
+    retry_jitter=False,
 )
 def run_import(job_id: int, dry_run: bool) -> None:
     key = f"importjob:{connection.schema_name}:{job_id}"
