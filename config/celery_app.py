@@ -13,10 +13,13 @@ import traceback
 from typing import Any
 
 from celery import signals
+from celery.worker.consumer import Consumer as CeleryConsumer
 from click import Option
 from tenant_schemas_celery.app import CeleryApp as TenantAwareCeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.development")
+
+logger = logging.getLogger("kestrel.celery")
 
 app = TenantAwareCeleryApp("kestrel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -39,6 +42,36 @@ def _install_steps() -> None:
 
 
 _install_steps()
+
+
+class Consumer(CeleryConsumer):
+    """Celery's consumer (settings: CELERY_WORKER_CONSUMER), surviving the loss of Redis
+    while a late-acknowledged task is in flight.
+
+    On a lost broker connection Celery 5.7 tears the connection down, and the channel that
+    delivered the running tasks goes with it. Two things then used it and raised
+    AttributeError, which stopped the worker ("Unrecoverable error") instead of letting it
+    reconnect: closing the channel (it hands unacknowledged messages back to Redis) and
+    acknowledging, later, a task that finished meanwhile. Through that channel neither can
+    be done any more: its messages stay in Redis's `unacked` set, which hands them out
+    again after the visibility timeout, as for a worker that was killed (every task is
+    idempotent: late acknowledgement means at least once)."""
+
+    def on_connection_error_after_connected(self, exc: Exception) -> None:
+        channel = getattr(self.connection, "_default_channel", None)
+        if channel is not None:
+            channel.do_restore = False
+            channel.basic_ack = _left_for_redelivery
+            channel.basic_reject = _left_for_redelivery
+        super().on_connection_error_after_connected(exc)
+
+
+def _left_for_redelivery(delivery_tag: str, *args: Any, **kwargs: Any) -> None:
+    logger.warning(
+        "message %s was delivered on a lost broker connection; Redis delivers it again "
+        "after the visibility timeout",
+        delivery_tag,
+    )
 
 
 def _observe_tasks() -> None:

@@ -17,6 +17,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # tries, about 45 minutes, and the worker then waits for its supervisor): reminders that fall
 # due meanwhile are kept in PostgreSQL and go out once it is back.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task sent while Redis restarts (a request queueing an import) waits for it about 4 s (five
+# retries, 0 to 1 s apart) instead of Celery's 1.2 s; past that the sender decides (an
+# import's run is sent again by its watch, kept in PostgreSQL).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 5,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "tenants-warm-pool-refill": {
@@ -45,6 +54,8 @@ CELERY_TASK_TIME_LIMIT = 300
 # (bench/queues_scaling.py, docs/operations.md).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900, "priority_steps": [0]}
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Celery's consumer, kept running when Redis goes away with a task in flight (its docstring).
+CELERY_WORKER_CONSUMER = "config.celery_app:Consumer"
 CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # Which task (its import path) delivers due scheduled jobs of each kind (tenants/jobs.py).
