@@ -115,6 +115,13 @@ class LiveServer:
     ) -> tuple[int, dict[str, str], bytes]:
         return self.request("GET", path, host=host, headers=headers)
 
+    def wait_until_ready(self, timeout: float = START_TIMEOUT) -> LiveServer:
+        """Block until the server listens and answers /healthz (see `start_gunicorn(wait=)`);
+        stops it and raises if it does not within `timeout` seconds."""
+        _wait_until_listening(self, timeout)
+        _wait_until_ready(self, timeout)
+        return self
+
     @property
     def running(self) -> bool:
         return self.process.poll() is None
@@ -187,14 +194,17 @@ def start_gunicorn(
     pythonpath: Sequence[str | Path] = (),
     extra_args: Sequence[str] = (),
     timeout: float = START_TIMEOUT,
+    wait: bool = True,
 ) -> LiveServer:
     """Start Gunicorn with deploy/gunicorn.conf.py on a free loopback port and wait until it
     answers /healthz. WEB_CONCURRENCY / GUNICORN_THREADS are `workers` / `threads`.
     `env` adds to (or overrides) the environment: give it the caller's DJANGO_SECRET_KEY when
     sessions or signed values made in the calling process must be valid there (the test
     settings fall back to a fixed development key). `pythonpath` is put before the project
-    (e.g. a folder holding a settings module of the caller's). The server is stopped when the
-    calling process exits, if the caller has not stopped it before."""
+    (e.g. a folder holding a settings module of the caller's). With `wait=False` it returns
+    at once: the caller does other work while the workers boot, then calls
+    `server.wait_until_ready()`. The server is stopped when the calling process exits, if the
+    caller has not stopped it before."""
     port = free_port()
     environment = {
         **os.environ,
@@ -223,9 +233,7 @@ def start_gunicorn(
         )
     server = LiveServer(port, process, log, base_domain)
     _RUNNING.append(server)
-    _wait_until_listening(server, timeout)
-    _wait_until_ready(server, timeout)
-    return server
+    return server.wait_until_ready(timeout) if wait else server
 
 
 @atexit.register
