@@ -140,6 +140,7 @@ def test_gunicorn_takes_its_size_from_the_environment(
     assert cfg.address == [("0.0.0.0", 8000)]  # noqa: S104 - inside the container
     assert cfg.worker_tmp_dir == "/dev/shm"  # noqa: S108
     assert cfg.accesslog is None and cfg.errorlog == "-"
+    assert cfg.preload_app  # workers fork with Django loaded; a replacement starts at once
     assert cfg.max_requests > 0 and cfg.max_requests_jitter > 0
     assert cfg.timeout >= cfg.graceful_timeout > 0
     assert cfg.keepalive > 60  # longer than the proxy's idle keep-alive
