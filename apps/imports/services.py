@@ -17,6 +17,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile, File
@@ -34,6 +35,15 @@ from .models import ACTIVE, ImportJob, ImportProblem, MappingMemory, MatchOn, Mo
 from .reading import FileProblem, estimate_rows, open_table
 
 logger = logging.getLogger("kestrel.imports")
+
+# A lost database connection, as Django reports it and, on the COPY an import writes through
+# the driver itself, as psycopg does.
+CONNECTION_LOST = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 # A run whose worker has not reported for this long is presumed dead and started again.
 STALE_SECONDS = 120
@@ -384,7 +394,7 @@ def run(job: ImportJob, *, dry_run: bool) -> engine.Summary | None:
     except (FileProblem, engine.MappingProblem) as exc:
         _finish(job, status=Status.FAILED, message=str(exc))
         return None
-    except (OperationalError, InterfaceError):
+    except CONNECTION_LOST:
         # The database connection was lost (PostgreSQL restarting, the connection cut): the
         # run's one transaction died with it, nothing was written. The job stays running and
         # the task runs it again (run_import retries); its retries spent, the import's watch

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from tenants.db import connection
@@ -25,7 +24,7 @@ HARD_LIMIT = 3700
 
 # A run cut off by a lost database connection (services.run) wrote nothing: it is run again
 # after 1, 2 and 4 s; past that the import's watch sends it again once it is stale.
-RETRY_ON = (OperationalError, InterfaceError)
+RETRY_ON = services.CONNECTION_LOST
 
 
 @tenant_task(
