@@ -60,8 +60,16 @@ def tenant_task(kind: str, *, name: str, **options: Any) -> Any:
 
                 sent_from = get_schema_name_from_task(task, kwargs)
                 if sent_from and sent_from != settings.PUBLIC_SCHEMA_NAME:
-                    logger.warning("%s dropped: organisation %s no longer exists", name, sent_from)
-                    return None
+                    organisation = _organisation(sent_from)
+                    if organisation is None:
+                        logger.warning(
+                            "%s dropped: organisation %s no longer exists", name, sent_from
+                        )
+                        return None
+                    # The switch before the task failed: its database connection was lost
+                    # (PostgreSQL restarting, the connection terminated). Switch now.
+                    connection.set_tenant(organisation)
+                    return func(*args, **kwargs)
                 raise WrongSchema(
                     f"{name} is an organisation's task and ran in the public schema: send it "
                     "inside that organisation's schema (schema_context)."
@@ -74,6 +82,15 @@ def tenant_task(kind: str, *, name: str, **options: Any) -> Any:
         return task
 
     return register
+
+
+def _organisation(schema: str) -> Any:
+    """The organisation of `schema`, None if there is none; on a new database connection
+    if the current one was lost."""
+    from tenants.models import Tenant
+
+    connection.close_if_unusable_or_obsolete()
+    return Tenant.objects.filter(schema_name=schema).first()
 
 
 def queue_name(schema: str, kind: str) -> str:
