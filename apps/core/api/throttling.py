@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -27,9 +28,25 @@ def _limits(request: Request) -> tuple[tuple[int, int], tuple[int, int]]:
     return limits["key"], limits["organisation"]
 
 
-def _hit(key: str, window: int) -> int:
-    cache.add(key, 0, timeout=window + 1)
-    return int(cache.incr(key))
+def _hit_both(counters: list[tuple[str, int]]) -> list[int]:
+    """Counts one hit on each (key, window) counter, in one Redis round trip: per counter,
+    create it at 0 expiring after its window unless it exists, then increment it (MULTI/EXEC,
+    so a counter cannot expire between the two)."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):  # e.g. the local-memory cache without REDIS_URL
+        counts = []
+        for key, window in counters:
+            backend.add(key, 0, timeout=window + 1)
+            counts.append(int(backend.incr(key)))
+        return counts
+    keys = [backend.make_and_validate_key(key) for key, _ in counters]
+    client = backend._cache.get_client(keys[0], write=True)
+    pipe = client.pipeline(transaction=True)
+    for key, (_, window) in zip(keys, counters, strict=True):
+        pipe.set(key, 0, ex=window + 1, nx=True)
+        pipe.incr(key)
+    replies = pipe.execute()
+    return [int(reply) for reply in replies[1::2]]
 
 
 class KeyAndOrganisationRateThrottle(BaseThrottle):
@@ -46,8 +63,12 @@ class KeyAndOrganisationRateThrottle(BaseThrottle):
         key_slot = int(now // key_window)
         org_slot = int(now // org_window)
         try:
-            used = _hit(f"api-rate:{who}:{key_slot}", key_window)
-            org_used = _hit(f"api-rate:organisation:{org_slot}", org_window)
+            used, org_used = _hit_both(
+                [
+                    (f"api-rate:{who}:{key_slot}", key_window),
+                    (f"api-rate:organisation:{org_slot}", org_window),
+                ]
+            )
         except Exception:
             logger.warning("rate limit store unreachable; serving without a limit", exc_info=True)
             return True
