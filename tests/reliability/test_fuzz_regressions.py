@@ -159,3 +159,20 @@ def test_a_web_form_field_order_past_the_column_is_a_400(owner_client_a: Client)
     )
     assert response.status_code == 400, response.content
     assert envelope(response)["field"] == "fields"
+
+
+def test_updating_a_report_subscription_with_a_non_object_body_is_a_400(
+    owner_client_a: Client,
+) -> None:
+    """PUT/PATCH read the body's keys before validating it: a JSON number was a 500."""
+    made = owner_client_a.post(
+        "/api/v1/report-subscriptions/",
+        {"report": "dashboard", "cadence": "weekly"},
+        content_type="application/json",
+    )
+    assert made.status_code == 201, made.content
+    path = f"/api/v1/report-subscriptions/{json.loads(made.content)['id']}/"
+    for body in ("5", "[1, 2]", '[{"a": 1}]'):
+        response = owner_client_a.patch(path, body, content_type="application/json")
+        assert response.status_code == 400, (body, response.content)
+        assert envelope(response)["code"] == "validation_error"

@@ -6,6 +6,7 @@ page and the schedule cannot disagree."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -152,7 +153,9 @@ class SubscriptionViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         sub = self.get_object()
         partial = kwargs.pop("partial", False)
-        unknown = sorted(set(request.data) - set(WRITABLE))
+        # A body that is not an object (a number, a list) is the serializer's 400 to give.
+        keys = set(request.data) if isinstance(request.data, Mapping) else set()
+        unknown = sorted(keys - set(WRITABLE))
         if unknown:
             raise serializers.ValidationError({unknown[0]: ["This cannot be changed."]})
         incoming = self.get_serializer(sub, data=request.data, partial=partial)
