@@ -25,15 +25,16 @@ Phases: explicit examples, coverage (schema-derived boundary cases) and fuzzing
 stateful phase (its links would add minutes). The default run is bounded for the suite:
 2 examples per operation, positive data only, and the coverage phase only for operations
 without a body (for POST/PUT/PATCH it sends every boundary case of every field, thousands of
-requests): about 500 requests. The long run, by hand (about 40 minutes on 2 cores; negative
-data too, the coverage phase for every operation):
+requests): about 500 requests. The long run, by hand (negative data too, the coverage phase
+for every operation, each request again without the key; tens of thousands of requests, so
+this command stops it after 50 minutes):
 
-    KESTREL_FUZZ_EXAMPLES=200 KESTREL_FUZZ_WORKERS=4 DATABASE_URL=... REDIS_URL=... \
-    DJANGO_SETTINGS_MODULE=config.settings.test \
+    KESTREL_FUZZ_EXAMPLES=200 KESTREL_FUZZ_WORKERS=4 KESTREL_FUZZ_MAX_TIME=3000 \
+    DATABASE_URL=... REDIS_URL=... DJANGO_SETTINGS_MODULE=config.settings.test \
     .venv/bin/pytest -p no:cacheprovider tests/reliability/test_api_fuzz.py
 
 KESTREL_FUZZ_SEED=<n> picks another seed, KESTREL_FUZZ_MAX_TIME=<s> stops a run after that
-many seconds. What a run did (requests per operation, statuses, failures) is written to
+many seconds (0: none). What a run did (requests per operation, statuses, failures) is written to
 test-results/fuzz/summary-<examples>.json.
 """
 
