@@ -46,10 +46,11 @@ def contact_list(
     return contacts
 
 
-def contact_get(*, user: Any, pk: Any) -> Contact:
-    """One contact `user` may see; 404 (never 403) for anything else."""
+def contact_get(*, user: Any, pk: Any, related: bool = True) -> Contact:
+    """One contact `user` may see; 404 (never 403) for anything else. `related=False` reads
+    only its own columns (as `contact_list`)."""
     try:
-        return contact_list(user=user).get(pk=int(pk))
+        return contact_list(user=user, related=related).get(pk=int(pk))
     except (Contact.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such contact.") from None
 

@@ -58,10 +58,11 @@ def deal_list(
     return deals
 
 
-def deal_get(*, user: Any, pk: Any) -> Deal:
-    """One deal `user` may see; 404 (never 403) for anything else."""
+def deal_get(*, user: Any, pk: Any, related: bool = True) -> Deal:
+    """One deal `user` may see; 404 (never 403) for anything else. `related=False` reads
+    only its own columns, stage and pipeline (as `deal_list`)."""
     try:
-        return deal_list(user=user).get(pk=int(pk))
+        return deal_list(user=user, related=related).get(pk=int(pk))
     except (Deal.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such deal.") from None
 

@@ -146,6 +146,14 @@ class ContactViewSet(RecordViewSet):
     def fetch(self, pk: Any) -> Contact:
         return selectors.contact_get(user=self.request.user, pk=pk)
 
+    def fetch_shown(self, pk: Any) -> Contact:
+        # The list's bulk read gives the detail's values in the detail's order: emails,
+        # phones and company links by their model ordering (primary first, then id), the
+        # links to merged-away companies left out, tags by name.
+        record = selectors.contact_get(user=self.request.user, pk=pk, related=False)
+        self.attach_related([record])
+        return record
+
     def service_create(self, **data: Any) -> Contact:
         return services.contact_create(actor=self.request.user, **data)
 

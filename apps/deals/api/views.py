@@ -425,6 +425,36 @@ class DealViewSet(RecordViewSet):
     def fetch(self, pk: Any) -> Deal:
         return selectors.deal_get(user=self.request.user, pk=pk)
 
+    def fetch_shown(self, pk: Any) -> Deal:
+        # As `deal.contacts.all()` and `deal.companies.all()` show them: merged-away records
+        # left out (their default manager), each in its model's ordering; tags by name.
+        record = selectors.deal_get(user=self.request.user, pk=pk, related=False)
+        contacts = (
+            Deal.contacts.through.objects.filter(
+                deal_id=record.pk, contact__merged_into__isnull=True
+            )
+            .order_by("-contact__created_at", "-contact_id")
+            .values_list("contact_id", flat=True)
+        )
+        companies = (
+            Deal.companies.through.objects.filter(
+                deal_id=record.pk, company__merged_into__isnull=True
+            )
+            .order_by("company__name", "company_id")
+            .values_list("company_id", flat=True)
+        )
+        tags = (
+            Deal.tags.through.objects.filter(deal_id=record.pk)
+            .order_by("tag__name")
+            .values_list("tag__name", flat=True)
+        )
+        record.api_related = {  # type: ignore[attr-defined]
+            "contacts": list(contacts),
+            "companies": list(companies),
+            "tags": list(tags),
+        }
+        return record
+
     def service_create(self, **data: Any) -> Deal:
         return services.deal_create(actor=self.request.user, **data)
 
