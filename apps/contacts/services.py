@@ -262,8 +262,20 @@ def contact_create(
     contact.full_clean(exclude=["owner"])
     contact._history_user = _actor_user(actor)  # type: ignore[attr-defined]
     contact.save()
-    _set_emails(contact, email_list)
-    _set_phones(contact, phone_list)
+    # A new contact has no emails or phones yet: insert them, the first one primary (what
+    # `_set_emails`/`_set_phones` arrive at, in one query per list instead of five).
+    ContactEmail.objects.bulk_create(
+        [
+            ContactEmail(contact=contact, email=value, is_primary=index == 0)
+            for index, value in enumerate(email_list)
+        ]
+    )
+    ContactPhone.objects.bulk_create(
+        [
+            ContactPhone(contact=contact, number=value, is_primary=index == 0)
+            for index, value in enumerate(phone_list)
+        ]
+    )
     ContactCompany.objects.bulk_create(
         [
             ContactCompany(contact=contact, company=company, is_primary=index == 0)
