@@ -56,10 +56,11 @@ def activity_list(
     return activities
 
 
-def activity_get(*, user: Any, pk: Any) -> Activity:
-    """One activity `user` may see; 404 (never 403) for anything else."""
+def activity_get(*, user: Any, pk: Any, related: bool = True) -> Activity:
+    """One activity `user` may see; 404 (never 403) for anything else. `related=False` reads
+    only its own columns (as `activity_list`)."""
     try:
-        return activity_list(user=user).get(pk=int(pk))
+        return activity_list(user=user, related=related).get(pk=int(pk))
     except (Activity.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such activity.") from None
 

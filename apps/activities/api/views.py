@@ -32,6 +32,8 @@ LINK_COLUMNS = {
     "deals": "deal_id",
     "leads": "lead_id",
 }
+# The linked models whose default manager hides merged-away records.
+LIVE_LINKS = ("contacts", "companies", "leads")
 
 
 class IdList(serializers.ListField):
@@ -194,6 +196,29 @@ class ActivityViewSet(RecordViewSet):
 
     def fetch(self, pk: Any) -> Activity:
         return selectors.activity_get(user=self.request.user, pk=pk)
+
+    def fetch_shown(self, pk: Any) -> Activity:
+        # As the linked records' default managers show them (merged-away contacts,
+        # companies and leads left out), each list sorted as `to_representation` sorts it.
+        record = selectors.activity_get(user=self.request.user, pk=pk, related=False)
+        related: dict[str, list[Any]] = {}
+        for name, column in LINK_COLUMNS.items():
+            rows = getattr(Activity, name).through.objects.filter(activity_id=record.pk)
+            if name in LIVE_LINKS:
+                rows = rows.filter(**{f"{column[: -len('_id')]}__merged_into__isnull": True})
+            related[name] = list(rows.order_by(column).values_list(column, flat=True))
+        related["tags"] = list(
+            Activity.tags.through.objects.filter(activity_id=record.pk)
+            .order_by("tag__name")
+            .values_list("tag__name", flat=True)
+        )
+        related["reminders"] = list(
+            Reminder.objects.filter(activity_id=record.pk)
+            .order_by("minutes_before")
+            .values_list("minutes_before", flat=True)
+        )
+        record.api_related = related  # type: ignore[attr-defined]
+        return record
 
     def service_create(self, allow_duplicate: bool = True, **data: Any) -> Activity:
         return services.activity_create(actor=self.request.user, **data)
