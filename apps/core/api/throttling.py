@@ -7,6 +7,7 @@ served (and the failure logged): an outage of the counter store must not become 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -28,6 +29,15 @@ def _limits(request: Request) -> tuple[tuple[int, int], tuple[int, int]]:
     return limits["key"], limits["organisation"]
 
 
+@functools.lru_cache(maxsize=32)
+def _client(pool: Any) -> Any:
+    """A Redis client on the cache's connection pool (thread-safe), kept: Django's cache
+    builds a new one on every call, which copies redis-py's table of reply parsers."""
+    import redis
+
+    return redis.Redis(connection_pool=pool)
+
+
 def _hit_both(counters: list[tuple[str, int]]) -> list[int]:
     """Counts one hit on each (key, window) counter, in one Redis round trip: per counter,
     create it at 0 expiring after its window unless it exists, then increment it (MULTI/EXEC,
@@ -40,7 +50,7 @@ def _hit_both(counters: list[tuple[str, int]]) -> list[int]:
             counts.append(int(backend.incr(key)))
         return counts
     keys = [backend.make_and_validate_key(key) for key, _ in counters]
-    client = backend._cache.get_client(keys[0], write=True)
+    client = _client(backend._cache._get_connection_pool(write=True))  # type: ignore[attr-defined]
     pipe = client.pipeline(transaction=True)
     for key, (_, window) in zip(keys, counters, strict=True):
         pipe.set(key, 0, ex=window + 1, nx=True)
