@@ -197,6 +197,9 @@ class ActivityViewSet(RecordViewSet):
     def fetch(self, pk: Any) -> Activity:
         return selectors.activity_get(user=self.request.user, pk=pk)
 
+    def fetch_to_change(self, pk: Any) -> Activity:
+        return selectors.activity_get(user=self.request.user, pk=pk, related=False)
+
     def fetch_shown(self, pk: Any) -> Activity:
         # As the linked records' default managers show them (merged-away contacts,
         # companies and leads left out), each list sorted as `to_representation` sorts it.

@@ -146,6 +146,9 @@ class ContactViewSet(RecordViewSet):
     def fetch(self, pk: Any) -> Contact:
         return selectors.contact_get(user=self.request.user, pk=pk)
 
+    def fetch_to_change(self, pk: Any) -> Contact:
+        return selectors.contact_get(user=self.request.user, pk=pk, related=False)
+
     def fetch_shown(self, pk: Any) -> Contact:
         # The list's bulk read gives the detail's values in the detail's order: emails,
         # phones and company links by their model ordering (primary first, then id), the

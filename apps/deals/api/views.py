@@ -425,6 +425,9 @@ class DealViewSet(RecordViewSet):
     def fetch(self, pk: Any) -> Deal:
         return selectors.deal_get(user=self.request.user, pk=pk)
 
+    def fetch_to_change(self, pk: Any) -> Deal:
+        return selectors.deal_get(user=self.request.user, pk=pk, related=False)
+
     def fetch_shown(self, pk: Any) -> Deal:
         # As `deal.contacts.all()` and `deal.companies.all()` show them: merged-away records
         # left out (their default manager), each in its model's ordering; tags by name.
