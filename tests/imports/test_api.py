@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
@@ -156,7 +157,7 @@ def test_dry_run_then_start_imports_the_file(
         started = client.post(f"{location}start/", content_type=JSON)
     assert started.status_code == 202 and started.json()["status"] == "queued"
     done = client.get(location).json()
-    assert done["status"] == "done" and done["status_label"] == "Imported"
+    assert done["status"] == "succeeded" and done["status_label"] == "Imported"
     assert (done["progress"]["percent"], done["progress"]["done"]) == (100, 4)
     assert (done["counts"]["created"], done["counts"]["errors"]) == (2, 1)
     ada = Contact.objects.get(email="ada@example.com")
@@ -184,7 +185,113 @@ def test_dry_run_then_start_imports_the_file(
         refused = client.post(f"{location}{path}", content_type=JSON)
         assert refused.status_code == 400, path
         assert refused.json()["error"]["code"] == "validation_error"
-    assert client.get(location).json()["status"] == "done"
+    assert client.get(location).json()["status"] == "succeeded"
+
+
+FIXED = {"status", "rows_total", "rows_done", "created", "updated", "skipped", "errors"}
+
+
+def test_a_finished_import_has_the_fixed_shape(
+    in_a: Tenant, owner: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    client = keyed(in_a, role="owner", created_by=owner)
+    answer = post_import(client, django_capture_on_commit_callbacks, PEOPLE, match_on="email")
+    assert answer.status_code == 202, answer.content
+    job = client.get(answer["Location"]).json()
+    assert set(job) >= FIXED
+    assert job["status"] == "succeeded" and job["status_label"] == "Imported"
+    assert (job["rows_total"], job["rows_done"]) == (4, 4)
+    assert (job["created"], job["updated"], job["skipped"]) == (2, 0, 0)
+    # Every problem, in row order, as the problems endpoint lists them.
+    assert job["errors"] == [
+        {k: p[k] for k in ("row", "column", "code", "message", "kind")}
+        for p in client.get(job["links"]["problems"]).json()["results"]
+    ]
+    assert [(e["row"], e["column"], e["code"]) for e in job["errors"]] == [
+        (4, "E-mail", "duplicate_in_file"),
+        (5, "E-mail", "invalid_email"),
+    ]
+    assert all(set(e) >= {"row", "column", "code", "message"} for e in job["errors"])
+    assert "not-an-email" in job["errors"][1]["message"]
+    # What was there before stays: the counts (with the number of errors) and the progress.
+    assert job["counts"]["errors"] == 1 and job["counts"]["duplicates"] == 1
+    assert (job["progress"]["done"], job["progress"]["percent"]) == (4, 100)
+    # The list shows the same.
+    listed = client.get("/api/v1/imports/").json()["results"]
+    assert [(j["id"], j["status"], j["errors"]) for j in listed] == [
+        (job["id"], "succeeded", job["errors"])
+    ]
+    # The model and the web pages keep their own name for it.
+    assert ImportJob.objects.get(pk=job["id"]).status == "done"
+
+
+def test_an_import_shows_its_first_hundred_problems(
+    in_a: Tenant, owner: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    client = keyed(in_a, role="owner", created_by=owner)
+    text = "Email\n" + "".join(f"bad-{n}\n" for n in range(120))
+    answer = post_import(client, django_capture_on_commit_callbacks, text, match_on="email")
+    job = client.get(answer["Location"]).json()
+    assert job["status"] == "succeeded" and job["counts"]["errors"] == 120
+    assert [e["row"] for e in job["errors"]] == list(range(2, 102))
+    assert client.get("/api/v1/imports/").json()["results"][0]["errors"] == job["errors"]
+
+
+def test_a_failed_import_has_the_fixed_shape(in_a: Tenant, owner: User, media: Path) -> None:
+    client = keyed(in_a, role="owner", created_by=owner)
+    # Queued, not yet run (its on-commit callback is not run), as behind a busy worker.
+    answer = post_import(client, None, PEOPLE, match_on="email")
+    assert answer.json()["status"] == "queued"
+    stored = ImportJob.objects.get(pk=answer.json()["id"])
+    # Meanwhile the stored file lost the column the mapping reads: the run cannot work.
+    Path(stored.file.path).write_text("First name,Surname\nAda,Lovelace\n")
+    services.run(stored, dry_run=False)
+    job = client.get(answer["Location"]).json()
+    assert set(job) >= FIXED
+    assert job["status"] == "failed" and "no column named 'E-mail'" in job["message"]
+    # The row count estimated at upload; none done, nothing written.
+    assert (job["rows_total"], job["rows_done"]) == (4, 0)
+    assert (job["created"], job["updated"], job["skipped"], job["errors"]) == (0, 0, 0, [])
+    assert job["counts"]["errors"] == 0
+    assert not Contact.objects.filter(email="ada@example.com").exists()
+
+
+def test_a_running_import_shows_the_rows_done_so_far(
+    in_a: Tenant, owner: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    client = keyed(in_a, role="owner", created_by=owner)
+    answer = post_import(
+        client, django_capture_on_commit_callbacks, PEOPLE, dry_run="true", match_on="email"
+    )
+    location = answer["Location"]
+    previewed = client.get(location).json()
+    assert previewed["status"] == "previewed" and previewed["rows_total"] == 4
+    # Started; its run is left waiting (the on-commit callback is not run).
+    assert client.post(f"{location}start/", content_type=JSON).json()["status"] == "queued"
+    # A worker took it and has done 2 of the 4 rows: the state a run keeps as it goes.
+    job_id = answer.json()["id"]
+    started = timezone.now()
+    ImportJob.objects.filter(pk=job_id).update(
+        status="running", started_at=started, heartbeat_at=started
+    )
+    cache.set(
+        services.progress_key(job_id),
+        {"done": 2, "total": 4, "started": started.timestamp(), "beat": started.timestamp()},
+        60,
+    )
+    running = client.get(location).json()
+    assert set(running) >= FIXED
+    assert running["status"] == "running" and running["status_label"] == "Importing"
+    assert (running["rows_total"], running["rows_done"]) == (4, 2)
+    assert running["progress"]["done"] == 2 and running["progress"]["percent"] == 50
+    # Until it finishes, the counts are the dry run's, as under `counts`.
+    assert (running["created"], running["updated"], running["skipped"]) == (2, 0, 0)
+    assert running["counts"]["created"] == 2 and len(running["errors"]) == 2
+    # The worker finishes it: all the rows are done.
+    services.run(ImportJob.objects.get(pk=job_id), dry_run=False)
+    done = client.get(location).json()
+    assert done["status"] == "succeeded"
+    assert (done["rows_total"], done["rows_done"], done["created"]) == (4, 4, 2)
 
 
 def test_a_queued_import_can_be_cancelled(in_a: Tenant, owner: User) -> None:
@@ -295,7 +402,7 @@ def test_fields_list_what_a_column_can_be_mapped_to_custom_fields_included(
         mapping={"Email": "email", "Shoe": "cf_shoe_size"},
     )
     assert answer.status_code == 202, answer.content
-    assert client.get(answer["Location"]).json()["status"] == "done"
+    assert client.get(answer["Location"]).json()["status"] == "succeeded"
     assert Contact.objects.get(email="grace@example.com").custom_fields == {"shoe_size": 38}
 
 
@@ -315,7 +422,7 @@ def test_update_mode_matching_on_email_changes_the_record_and_a_rerun_changes_no
         ada.refresh_from_db()
         assert (ada.last_name, ada.title) == ("Lovelace", "Countess")
     first, second = runs
-    assert first["status"] == second["status"] == "done"
+    assert first["status"] == second["status"] == "succeeded"
     assert (first["counts"]["updated"], first["counts"]["skipped"]) == (1, 1)
     assert (second["counts"]["updated"], second["counts"]["unchanged"]) == (0, 1)
     assert second["counts"]["created"] == 0
@@ -361,7 +468,7 @@ def test_changing_an_import_before_starting_it(
     assert client.get(location).json()["status"] == "previewed"
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(f"{location}start/", content_type=JSON).status_code == 202
-    assert client.get(location).json()["status"] == "done"
+    assert client.get(location).json()["status"] == "succeeded"
     ada = Contact.objects.get(email="ada@example.com")
     assert (ada.first_name, ada.last_name) == ("", "Lovelace") and not ada.companies.exists()
     late = client.patch(location, {"mode": "upsert"}, content_type=JSON)
@@ -462,7 +569,7 @@ def test_a_poll_restarts_an_import_whose_worker_vanished(in_a: Tenant, owner: Us
         heartbeat_at=timezone.now() - dt.timedelta(seconds=services.STALE_SECONDS + 1),
     )
     job = client.get(answer["Location"]).json()
-    assert job["status"] == "done" and job["counts"]["created"] == 2
+    assert job["status"] == "succeeded" and job["counts"]["created"] == 2
     assert Contact.objects.filter(email="alan@example.com").exists()
 
 

@@ -12,8 +12,8 @@ from rest_framework import serializers
 
 from apps.records.models import Entity
 
-from .. import services
-from ..models import ImportJob, ImportProblem, MatchOn, Mode
+from .. import selectors, services
+from ..models import ImportJob, ImportProblem, MatchOn, Mode, Status
 from ..selectors import NOTE_CODES
 
 MAX_MAPPING_COLUMNS = 250  # reading.MAX_COLUMNS: a file never has more
@@ -149,8 +149,57 @@ class LinksSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
 
+class ProblemSerializer(serializers.ModelSerializer[ImportProblem]):
+    kind = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportProblem
+        fields = ["row", "column", "code", "message", "kind"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "row": {"help_text": "The row as a spreadsheet numbers it (the header is row 1)."},
+            "column": {"help_text": "The column's header; empty when about the whole row."},
+        }
+
+    def get_kind(self, problem: ImportProblem) -> str:
+        return "note" if problem.code in NOTE_CODES else "error"
+
+
+# The API's status names: the fixed interface says `succeeded` where the model (and the web
+# pages) say `done`; every other status reads the same.
+API_STATUS = {Status.DONE.value: "succeeded"}
+API_STATUS_CHOICES = [(API_STATUS.get(value, value), label) for value, label in Status.choices]
+ERRORS_SHOWN = 100
+COUNTED = (
+    "{} by the import; after a dry run (and until the import itself finishes), the number "
+    "the dry run found."
+)
+
+
+def api_status(value: str) -> str:
+    """The API's name for a model status (`done` -> `succeeded`)."""
+    return API_STATUS.get(value, value)
+
+
+class StatusField(serializers.ChoiceField):
+    """The job's status under its API name (the schema's ImportStatusEnum)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=API_STATUS_CHOICES, **kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return api_status(str(value))
+
+
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
+    status = StatusField(
+        read_only=True,
+        help_text="queued, running, succeeded, failed or cancelled; before it is started an "
+        "import is mapping, preview_queued, previewing or previewed, and cancelling while a "
+        "cancel takes effect.",
+    )
     status_label = serializers.CharField(source="get_status_display", read_only=True)
+    rows_done = serializers.SerializerMethodField()
     mapping = MappingField(read_only=True)
     headers = serializers.ListField(child=serializers.CharField(), read_only=True)
     counts = serializers.SerializerMethodField()
@@ -173,6 +222,12 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
             "headers",
             "mapping",
             "previewed",
+            "rows_total",
+            "rows_done",
+            "created",
+            "updated",
+            "skipped",
+            "errors",
             "counts",
             "progress",
             "message",
@@ -186,7 +241,49 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         extra_kwargs = {
             "previewed": {"help_text": "A dry run has checked the file with these options."},
             "message": {"help_text": "Why the import failed or stopped, if it did."},
+            "rows_total": {
+                "help_text": "Data rows in the file (the header not counted); estimated from "
+                "the file's size until a run or dry run has read it through."
+            },
+            "created": {"help_text": COUNTED.format("Records created")},
+            "updated": {"help_text": COUNTED.format("Records changed")},
+            "skipped": {"help_text": COUNTED.format("Rows that matched nothing in update mode")},
         }
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        # Added here, not declared: a declared `errors` would hide Serializer.errors from type
+        # checkers. The model's `errors` count stays under `counts`.
+        fields["errors"] = serializers.SerializerMethodField(
+            method_name="first_problems",
+            help_text=f"The import's problems in row order, the first {ERRORS_SHOWN} of them "
+            "(each with row, column, code, message and kind: error or note); the `problems` "
+            "link has them all.",
+        )
+        return fields
+
+    def _live(self, job: ImportJob) -> dict[str, Any]:
+        # One cache read per job for both `rows_done` and `progress`.
+        known: dict[int, dict[str, Any]] = self.__dict__.setdefault("_progress_of", {})
+        if job.pk not in known:
+            known[job.pk] = services.progress(job)
+        return known[job.pk]
+
+    @extend_schema_field(
+        serializers.IntegerField(
+            help_text="Rows done so far (as `progress.done`): the live count while the "
+            "import or its dry run runs, all of them once it has finished."
+        )
+    )
+    def get_rows_done(self, job: ImportJob) -> int:
+        return int(self._live(job)["done"])
+
+    @extend_schema_field(ProblemSerializer(many=True))
+    def first_problems(self, job: ImportJob) -> list[dict[str, Any]]:
+        found = getattr(job, "problems_shown", None)  # prefetched by the list
+        if found is None:
+            found = selectors.problem_list(job=job)[:ERRORS_SHOWN]
+        return list(ProblemSerializer(found[:ERRORS_SHOWN], many=True).data)
 
     @extend_schema_field(CountsSerializer)
     def get_counts(self, job: ImportJob) -> dict[str, int]:
@@ -194,7 +291,7 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, job: ImportJob) -> dict[str, Any]:
-        live = services.progress(job)
+        live = self._live(job)
         return {name: live[name] for name in PROGRESS}
 
     @extend_schema_field(LinksSerializer)
@@ -209,22 +306,6 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
             "problems": url("import-problems"),
             "error_file": url("import-error-file") if job.error_file else None,
         }
-
-
-class ProblemSerializer(serializers.ModelSerializer[ImportProblem]):
-    kind = serializers.SerializerMethodField()
-
-    class Meta:
-        model = ImportProblem
-        fields = ["row", "column", "code", "message", "kind"]
-        read_only_fields = fields
-        extra_kwargs = {
-            "row": {"help_text": "The row as a spreadsheet numbers it (the header is row 1)."},
-            "column": {"help_text": "The column's header; empty when about the whole row."},
-        }
-
-    def get_kind(self, problem: ImportProblem) -> str:
-        return "note" if problem.code in NOTE_CODES else "error"
 
 
 ImportableFieldsSerializer = inline_serializer(

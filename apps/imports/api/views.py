@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -38,8 +39,9 @@ from apps.records.models import Entity
 
 from .. import fields as f
 from .. import selectors, services
-from ..models import ImportJob
+from ..models import ImportJob, ImportProblem
 from .serializers import (
+    ERRORS_SHOWN,
     ImportableFieldsSerializer,
     ImportChangeSerializer,
     ImportCreateSerializer,
@@ -75,8 +77,8 @@ _LOCATION = OpenApiParameter(
     OpenApiTypes.URI,
     location=OpenApiParameter.HEADER,
     response=[202],
-    description="The import's own URL, to poll until `status` is previewed, done, failed or "
-    "cancelled.",
+    description="The import's own URL, to poll until `status` is previewed, succeeded, failed "
+    "or cancelled.",
 )
 
 
@@ -124,7 +126,15 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     lookup_value_regex = r"\d+"
 
     def get_queryset(self) -> Any:
-        return selectors.import_list(user=self.request.user)
+        found = selectors.import_list(user=self.request.user)
+        if self.action == "list":
+            # Each job shows its first problems (`errors`): one query for the page, not one
+            # per job (the jobs are those the user may see; these are theirs, in row order).
+            first = ImportProblem.objects.order_by("row", "id")[:ERRORS_SHOWN]
+            found = found.prefetch_related(
+                Prefetch("problems", queryset=first, to_attr="problems_shown")
+            )
+        return found
 
     def get_object(self) -> ImportJob:
         return selectors.import_get(user=self.request.user, pk=self.kwargs["pk"])
