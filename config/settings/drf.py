@@ -44,7 +44,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "KindEnum": "apps.deals.models.StageKind",  # the name it had before notifications
         "NotificationKindEnum": "apps.notifications.models.NotificationKind",
-        "ImportStatusEnum": "apps.imports.models.Status",
+        # The API's names (succeeded where the model says done).
+        "ImportStatusEnum": "apps.imports.api.serializers.API_STATUS_CHOICES",
         "ImportModeEnum": "apps.imports.models.Mode",
     },
     "POSTPROCESSING_HOOKS": [
