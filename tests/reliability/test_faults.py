@@ -253,7 +253,7 @@ def check_imports(
             if (q.client.schema, q.job_id) not in finished:
                 state = import_status(port, q.client, q.job_id)
                 last[q.client.schema, q.job_id] = f"{state['status']} {state.get('message')}"
-                if state["status"] in ("done", "failed", "cancelled"):
+                if state["status"] in ("succeeded", "failed", "cancelled"):
                     finished[q.client.schema, q.job_id] = state
         return len(finished) == len(queued)
 
@@ -270,7 +270,7 @@ def check_imports(
         {
             f"{schema} {job}": (state["status"], state.get("message"))
             for (schema, job), state in finished.items()
-            if state["status"] != "done"
+            if state["status"] != "succeeded"
         },
     )
     found = {c.schema: markers_in(c.schema, f"i{imports.run}-")["contacts"] for c in clients}
@@ -360,7 +360,7 @@ def check_long_import(
     outcome.problem(
         "long_import_not_done_once",
         (finished.get("status"), finished.get("counts", {}).get("created"))
-        != ("done", len(emails)),
+        != ("succeeded", len(emails)),
     )
     names = {email.split("@")[0] for email in emails}
     with schema_context(one.schema):
@@ -502,7 +502,7 @@ def test_worker_process_killed_during_an_import_runs_it_again_once(
 
         def done() -> bool:
             finished.update(import_status(server.port, one, job_id))
-            return finished["status"] in ("done", "failed")
+            return finished["status"] in ("succeeded", "failed")
 
         wait_until(done, timeout=IMPORTS_DRAIN, interval=0.2)
         outcome.figures["finished_after_kill_s"] = round(time.monotonic() - killed_at, 2)
@@ -515,7 +515,7 @@ def test_worker_process_killed_during_an_import_runs_it_again_once(
     outcome.problem(
         "import_not_done_once",
         (finished["status"], finished["counts"]["created"], finished["counts"]["rows_total"])
-        != ("done", BIG_IMPORT_ROWS, BIG_IMPORT_ROWS),
+        != ("succeeded", BIG_IMPORT_ROWS, BIG_IMPORT_ROWS),
     )
     with schema_context(one.schema):
         names = Counter(
