@@ -109,10 +109,13 @@ def anchor(activity: Activity) -> datetime | None:
     return moment
 
 
-def reminders_sync(*, activity: Activity, minutes: list[int] | None) -> list[Reminder]:
+def reminders_sync(
+    *, activity: Activity, minutes: list[int] | None, created: bool = False
+) -> list[Reminder]:
     """Make the activity's reminders match `minutes` (None keeps the current offsets) and
-    its current time, assignee and done state. Call inside the transaction that saved it."""
-    existing = {r.minutes_before: r for r in activity.reminders.all()}
+    its current time, assignee and done state. Call inside the transaction that saved it;
+    `created`: the activity was just created, so it has no reminders to read yet."""
+    existing = {} if created else {r.minutes_before: r for r in activity.reminders.all()}
     wanted = sorted(existing) if minutes is None else clean_minutes(minutes)
     moment = anchor(activity)
     if minutes and moment is None:

@@ -245,7 +245,10 @@ def activity_create(
     activity.full_clean(exclude=["owner", "created_by"])
     activity._history_user = _actor_user(actor)  # type: ignore[attr-defined]
     activity.save()
-    _set_links(actor, activity, links)
+    # A new activity has no links or reminders yet: add the links (`set` would first read
+    # the none there are), and let the reminders skip reading theirs.
+    for name, records in links.items():
+        getattr(activity, name).add(*records)
     if tags:
         activity.tags.set(tags_resolve(actor=actor, names=tags))
     assignment_notify(record=activity, actor=actor)
@@ -258,7 +261,7 @@ def activity_create(
         )
     else:
         wanted = list(reminders)
-    reminders_sync(activity=activity, minutes=wanted)
+    reminders_sync(activity=activity, minutes=wanted, created=True)
     _audit(actor, "activity.created", activity, type=activity.type)
     return activity
 
