@@ -46,6 +46,10 @@ def django_db_setup(
     yield
     if not keepdb:
         with django_db_blocker.unblock():
+            # The fault tests terminate every backend of the database, this process's own
+            # connection among them: open a new one if it was lost.
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()
             # Sessions left by server processes or browser-test threads would block the drop.
             with connection.cursor() as cursor:
                 cursor.execute(

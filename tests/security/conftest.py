@@ -212,8 +212,11 @@ def deploy_check() -> Iterator[subprocess.Popen[str]]:
     """`manage.py check --deploy --fail-level WARNING` under the production settings, started
     with the first test of this folder so that its Django start-up overlaps the other tests
     (test_whole_deploy_check.py, the last file, waits for it)."""
+    # The browser tests' switch for Playwright's event loop is the test process's own; a
+    # production process never has it (check --deploy rightly refuses it: async.E001).
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {
-        **os.environ,
+        **inherited,
         **PRODUCTION_ENV,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
