@@ -55,7 +55,7 @@ dev-stop: install
 # against Debian's Chromium at /usr/bin/chromium and are skipped, loudly, only if it is absent.
 test: install tools
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --create-db \
-		--cov --cov-report=term --cov-report=xml $(PYTEST_ARGS)
+		--cov --cov-report=term --cov-report=xml --durations=30 $(PYTEST_ARGS)
 
 # Re-take the README's screenshots (docs/screenshots/) with the browser tests.
 screenshots: install
